@@ -1,0 +1,60 @@
+/** The manifest as the rest of the pipeline sees it: validated, with defaults applied. */
+
+export const ARCHES = ["x86_64", "arm64"] as const;
+export type Arch = (typeof ARCHES)[number];
+
+export type LayerType = "runtime" | "packages";
+
+/** Who a layer's versions are shared with. An empty sharing means the owning account only. */
+export interface Sharing {
+  readonly accounts: readonly string[];
+  readonly organization?: string;
+  readonly public: boolean;
+}
+
+export interface Builder {
+  /** CodeBuild project that runs the builds. */
+  readonly project: string;
+  /** Region where builds run and canonical artifacts live before they are copied out. */
+  readonly region: string;
+  readonly computeType: string;
+  readonly images: Readonly<Record<Arch, string>>;
+  /** How many builds may run at once. */
+  readonly parallelism: number;
+  readonly timeoutMinutes: number;
+}
+
+export interface Artifacts {
+  /** Bucket name template; `{region}` is replaced by each target region. */
+  readonly bucket: string;
+}
+
+export interface Layer {
+  readonly name: string;
+  readonly type: LayerType;
+  readonly description?: string;
+  /** Sorted, de-duplicated R package names. */
+  readonly packages: readonly string[];
+  /** Sorted, de-duplicated system library names to bundle into `R/lib`. */
+  readonly systemLibraries: readonly string[];
+  readonly rVersions: readonly string[];
+  readonly architectures: readonly Arch[];
+  readonly regions: readonly string[];
+  readonly repository: string;
+  readonly retain: number;
+  readonly share: Sharing;
+  /** Layers whose libraries are visible while this one builds (and whose packages it does not repeat). */
+  readonly stacksOn: readonly string[];
+  readonly license?: string;
+}
+
+export interface Manifest {
+  /** The file it came from, as the user named it (for messages). */
+  readonly file: string;
+  readonly rVersions: readonly string[];
+  readonly layers: readonly Layer[];
+  readonly artifacts: Artifacts;
+  readonly builder: Builder;
+  /** Non-fatal findings (e.g. an unpinned package repository), already formatted `file:line:col: message`. */
+  readonly warnings: readonly string[];
+}

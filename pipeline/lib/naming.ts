@@ -1,0 +1,69 @@
+/**
+ * The one place that says how things are named: published layer names, artifact object keys,
+ * and the build-key marker in a layer version's description. Everything that needs a name asks
+ * here, so the planner, the adapters and the build scripts cannot drift apart.
+ */
+import type { Arch } from "./manifest/types.ts";
+
+/** Lambda's limit for a layer name in the API (the console form allows only 64). */
+export const LAYER_NAME_MAX = 140;
+/** Lambda's limit for a layer version description. */
+export const DESCRIPTION_MAX = 256;
+
+const PREFIX = "r";
+
+/** `runtime`, `4.4.1`, `x86_64` → `r-runtime-4_4_1`; arm64 gets an `-arm64` suffix. */
+export function publishedLayerName(layer: string, rVersion: string, arch: Arch): string {
+  const base = `${PREFIX}-${layer}-${rVersion.replaceAll(".", "_")}`;
+  return arch === "arm64" ? `${base}-arm64` : base;
+}
+
+/** The longest published name a layer can produce, for the length check at validation time. */
+export function longestPublishedName(layer: string, rVersions: readonly string[]): string {
+  let longest = "";
+  for (const r of rVersions) {
+    const name = publishedLayerName(layer, r, "arm64");
+    if (name.length > longest.length) longest = name;
+  }
+  return longest;
+}
+
+export type ArtifactKind = "r" | "layer";
+
+/** Content-addressed object key of a built zip, relative to the artifact bucket/folder. */
+export function artifactObjectKey(kind: ArtifactKind, key: string): string {
+  return `artifacts/${kind === "r" ? "r" : "layers"}/${key}.zip`;
+}
+
+/** The build record (inputs and metadata) stored beside each artifact. */
+export function artifactRecordKey(kind: ArtifactKind, key: string): string {
+  return `artifacts/${kind === "r" ? "r" : "layers"}/${key}.json`;
+}
+
+/** Resolves the artifact bucket template for a region. */
+export function bucketName(template: string, region: string): string {
+  return template.replaceAll("{region}", region);
+}
+
+const DESCRIPTION_PREFIX = "r-lambda-layers";
+const KEY_RE = /\bkey=([0-9a-f]{64})\b/;
+
+/** The description a published version carries: the build key (and the commit it came from). */
+export function versionDescription(fields: { key: string; rVersion: string; arch: Arch; commit?: string }): string {
+  const parts = [DESCRIPTION_PREFIX, `R ${fields.rVersion}`, fields.arch, `key=${fields.key}`];
+  if (fields.commit) parts.push(`commit=${fields.commit.slice(0, 12)}`);
+  const text = parts.join(" ");
+  if (text.length > DESCRIPTION_MAX) throw new Error(`description longer than ${DESCRIPTION_MAX}: ${text}`);
+  return text;
+}
+
+/** The build key recorded in a description, or undefined for a version published by other means. */
+export function keyFromDescription(description: string | undefined): string | undefined {
+  if (!description || !description.startsWith(DESCRIPTION_PREFIX)) return undefined;
+  return KEY_RE.exec(description)?.[1];
+}
+
+/** Whether a published layer name is one this pipeline manages (used to find orphans to prune). */
+export function isManagedDescription(description: string | undefined): boolean {
+  return keyFromDescription(description) !== undefined;
+}

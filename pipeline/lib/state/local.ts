@@ -1,0 +1,226 @@
+/**
+ * The embedded default backend: artifacts and published layer versions kept in a folder
+ * (`.layers/` unless told otherwise), so the plan works on a fresh clone with no AWS account.
+ *
+ * Layout:
+ *   artifacts/r/<key>.zip, artifacts/r/<key>.json          R builds and their records
+ *   artifacts/layers/<key>.zip, artifacts/layers/<key>.json package layers and their records
+ *   published/<region>/<layer-name>.json                   versions of one layer in one region
+ *
+ * Versions behave as Lambda's do: numbers only grow and are never reused after a delete.
+ */
+import { copyFile, mkdir, readFile, readdir, rename, stat, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { StateError } from "../errors.ts";
+import { artifactObjectKey, artifactRecordKey, keyFromDescription } from "../naming.ts";
+import type { Arch } from "../manifest/types.ts";
+import type { BuildRecord } from "../build/inputs.ts";
+import type {
+  ArtifactLocation,
+  ArtifactRef,
+  ArtifactStore,
+  Grant,
+  PublishRequest,
+  PublishedLayers,
+  PublishedVersion,
+} from "./ports.ts";
+import { grantId } from "./ports.ts";
+
+const LOCAL_ACCOUNT = "000000000000";
+
+interface StoredVersion {
+  version: number;
+  description?: string;
+  createdAt: string;
+  architectures: Arch[];
+  content: ArtifactLocation;
+  license?: string;
+  grants: Grant[];
+}
+
+interface StoredLayer {
+  /** Highest version number ever issued, so numbers are not reused after deletes. */
+  lastVersion: number;
+  versions: StoredVersion[];
+}
+
+function isMissing(error: unknown): boolean {
+  return (error as NodeJS.ErrnoException | undefined)?.code === "ENOENT";
+}
+
+async function readJson<T>(file: string): Promise<T | undefined> {
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (error) {
+    if (isMissing(error)) return undefined;
+    throw new StateError(`cannot read ${file}: ${(error as Error).message}`, { cause: error });
+  }
+  try {
+    return JSON.parse(text) as T;
+  } catch (error) {
+    throw new StateError(`${file} is not valid JSON (${(error as Error).message}); fix or remove it`, { cause: error });
+  }
+}
+
+/** Writes through a temporary file and a rename, so a killed run never leaves half a file. */
+async function writeJsonAtomic(file: string, value: unknown): Promise<void> {
+  await mkdir(dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.tmp`;
+  await writeFile(tmp, `${JSON.stringify(value, null, 2)}\n`);
+  await rename(tmp, file);
+}
+
+export class LocalArtifactStore implements ArtifactStore {
+  constructor(readonly root: string) {}
+
+  path(objectKey: string): string {
+    return join(this.root, ...objectKey.split("/"));
+  }
+
+  async has(ref: ArtifactRef): Promise<boolean> {
+    // The record is written after the zip, so both present means the artifact is complete.
+    return (
+      (await this.exists(artifactRecordKey(ref.kind, ref.key))) &&
+      (await this.exists(artifactObjectKey(ref.kind, ref.key)))
+    );
+  }
+
+  private async exists(objectKey: string): Promise<boolean> {
+    try {
+      await stat(this.path(objectKey));
+      return true;
+    } catch (error) {
+      if (isMissing(error)) return false;
+      throw new StateError(`cannot read ${this.path(objectKey)}: ${(error as Error).message}`, { cause: error });
+    }
+  }
+
+  async readRecord(ref: ArtifactRef): Promise<BuildRecord | undefined> {
+    return readJson<BuildRecord>(this.path(artifactRecordKey(ref.kind, ref.key)));
+  }
+
+  async put(ref: ArtifactRef, zipFile: string, record: BuildRecord): Promise<void> {
+    const target = this.path(artifactObjectKey(ref.kind, ref.key));
+    await mkdir(dirname(target), { recursive: true });
+    const tmp = `${target}.${process.pid}.tmp`;
+    await copyFile(zipFile, tmp);
+    await rename(tmp, target);
+    // The record goes last: its presence is what marks the artifact complete.
+    await writeJsonAtomic(this.path(artifactRecordKey(ref.kind, ref.key)), record);
+  }
+
+  async copyToRegion(ref: ArtifactRef, _region: string): Promise<ArtifactLocation> {
+    // One folder serves every region locally; nothing to copy.
+    return { bucket: this.root, objectKey: artifactObjectKey(ref.kind, ref.key) };
+  }
+}
+
+export class LocalPublishedLayers implements PublishedLayers {
+  constructor(
+    readonly root: string,
+    private readonly clock: () => Date = () => new Date(),
+  ) {}
+
+  private file(region: string, layerName: string): string {
+    return join(this.root, "published", region, `${layerName}.json`);
+  }
+
+  private arn(region: string, layerName: string, version: number): string {
+    return `arn:aws:lambda:${region}:${LOCAL_ACCOUNT}:layer:${layerName}:${version}`;
+  }
+
+  private view(region: string, layerName: string, v: StoredVersion): PublishedVersion {
+    return {
+      layerName,
+      version: v.version,
+      arn: this.arn(region, layerName, v.version),
+      description: v.description,
+      key: keyFromDescription(v.description),
+      createdAt: v.createdAt,
+      architectures: v.architectures,
+    };
+  }
+
+  private async load(region: string, layerName: string): Promise<StoredLayer | undefined> {
+    return readJson<StoredLayer>(this.file(region, layerName));
+  }
+
+  private async loadOrThrow(region: string, layerName: string, version: number): Promise<[StoredLayer, StoredVersion]> {
+    const stored = await this.load(region, layerName);
+    const found = stored?.versions.find((v) => v.version === version);
+    if (!stored || !found) throw new StateError(`layer ${layerName} version ${version} does not exist in ${region}`);
+    return [stored, found];
+  }
+
+  async listLatest(region: string): Promise<PublishedVersion[]> {
+    let names: string[];
+    try {
+      names = await readdir(join(this.root, "published", region));
+    } catch (error) {
+      if (isMissing(error)) return [];
+      throw new StateError(`cannot list ${join(this.root, "published", region)}: ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
+    const heads: PublishedVersion[] = [];
+    for (const name of names.filter((n) => n.endsWith(".json")).sort()) {
+      const layerName = name.slice(0, -".json".length);
+      const stored = await this.load(region, layerName);
+      const latest = stored?.versions.reduce<StoredVersion | undefined>(
+        (best, v) => (best === undefined || v.version > best.version ? v : best),
+        undefined,
+      );
+      if (latest) heads.push(this.view(region, layerName, latest));
+    }
+    return heads;
+  }
+
+  async listVersions(region: string, layerName: string): Promise<PublishedVersion[]> {
+    const stored = await this.load(region, layerName);
+    if (!stored) return [];
+    return [...stored.versions].sort((a, b) => b.version - a.version).map((v) => this.view(region, layerName, v));
+  }
+
+  async readGrants(region: string, layerName: string, version: number): Promise<Grant[]> {
+    const [, found] = await this.loadOrThrow(region, layerName, version);
+    return found.grants;
+  }
+
+  async publish(request: PublishRequest): Promise<PublishedVersion> {
+    const stored = (await this.load(request.region, request.layerName)) ?? { lastVersion: 0, versions: [] };
+    const version: StoredVersion = {
+      version: stored.lastVersion + 1,
+      description: request.description,
+      createdAt: this.clock().toISOString(),
+      architectures: [request.architecture],
+      content: request.content,
+      ...(request.license ? { license: request.license } : {}),
+      grants: [],
+    };
+    stored.lastVersion = version.version;
+    stored.versions.push(version);
+    await writeJsonAtomic(this.file(request.region, request.layerName), stored);
+    return this.view(request.region, request.layerName, version);
+  }
+
+  async addGrant(region: string, layerName: string, version: number, grant: Grant): Promise<void> {
+    const [stored, found] = await this.loadOrThrow(region, layerName, version);
+    if (found.grants.some((g) => grantId(g) === grantId(grant))) return;
+    found.grants.push(grant);
+    await writeJsonAtomic(this.file(region, layerName), stored);
+  }
+
+  async removeGrant(region: string, layerName: string, version: number, grant: Grant): Promise<void> {
+    const [stored, found] = await this.loadOrThrow(region, layerName, version);
+    found.grants = found.grants.filter((g) => grantId(g) !== grantId(grant));
+    await writeJsonAtomic(this.file(region, layerName), stored);
+  }
+
+  async deleteVersion(region: string, layerName: string, version: number): Promise<void> {
+    const stored = await this.load(region, layerName);
+    if (!stored) return;
+    stored.versions = stored.versions.filter((v) => v.version !== version);
+    await writeJsonAtomic(this.file(region, layerName), stored);
+  }
+}
