@@ -1,0 +1,130 @@
+/**
+ * Every artifact the manifest implies, with its build key: one R build per R version and
+ * architecture that some layer targets, one layer build per layer, R version and architecture.
+ * Pure: manifest and source digests in, keys out.
+ */
+import type { Arch, Layer, Manifest } from "../manifest/types.ts";
+import { publishedLayerName } from "../naming.ts";
+import { canonicalJson, sha256 } from "./canonical.ts";
+import type { BuildInputs, LayerBuildInputs, RBuildInputs } from "./inputs.ts";
+import type { SourceDigests } from "./sources.ts";
+
+export interface RBuild {
+  readonly id: string;
+  readonly rVersion: string;
+  readonly arch: Arch;
+  readonly key: string;
+  readonly inputs: RBuildInputs;
+}
+
+export interface LayerBuild {
+  readonly id: string;
+  readonly layer: Layer;
+  readonly rVersion: string;
+  readonly arch: Arch;
+  /** The name it is published under, e.g. `r-runtime-4_4_1-arm64`. */
+  readonly layerName: string;
+  readonly key: string;
+  readonly inputs: LayerBuildInputs;
+  readonly rBuild: RBuild;
+  readonly stacks: readonly LayerBuild[];
+}
+
+export interface BuildGraph {
+  readonly rBuilds: readonly RBuild[];
+  /** In build order: a layer comes after the layers it stacks on. */
+  readonly layerBuilds: readonly LayerBuild[];
+}
+
+export function buildKey(inputs: BuildInputs): string {
+  return sha256(canonicalJson(inputs));
+}
+
+export const rBuildId = (rVersion: string, arch: Arch) => `${rVersion}/${arch}`;
+export const layerBuildId = (layer: string, rVersion: string, arch: Arch) => `${layer}/${rVersion}/${arch}`;
+
+/** Layers ordered so that each comes after those it stacks on (the manifest is checked for loops). */
+function stackOrder(layers: readonly Layer[]): Layer[] {
+  const byName = new Map(layers.map((l) => [l.name, l]));
+  const done = new Set<string>();
+  const out: Layer[] = [];
+  const visit = (layer: Layer) => {
+    if (done.has(layer.name)) return;
+    done.add(layer.name);
+    for (const name of layer.stacksOn) {
+      const below = byName.get(name);
+      if (below) visit(below);
+    }
+    out.push(layer);
+  };
+  layers.forEach(visit);
+  return out;
+}
+
+export function computeBuildGraph(manifest: Manifest, digests: SourceDigests): BuildGraph {
+  const rBuilds = new Map<string, RBuild>();
+  const rBuildFor = (rVersion: string, arch: Arch): RBuild => {
+    const id = rBuildId(rVersion, arch);
+    let build = rBuilds.get(id);
+    if (!build) {
+      const inputs: RBuildInputs = {
+        kind: "r",
+        rVersion,
+        arch,
+        image: manifest.builder.images[arch],
+        scripts: digests.rBuild,
+      };
+      build = { id, rVersion, arch, key: buildKey(inputs), inputs };
+      rBuilds.set(id, build);
+    }
+    return build;
+  };
+
+  const layerBuilds = new Map<string, LayerBuild>();
+  for (const layer of stackOrder(manifest.layers)) {
+    for (const rVersion of layer.rVersions) {
+      for (const arch of layer.architectures) {
+        const rBuild = rBuildFor(rVersion, arch);
+        const stacks = layer.stacksOn.map((name) => {
+          const below = layerBuilds.get(layerBuildId(name, rVersion, arch));
+          // Validation guarantees stacked layers cover this layer's versions and architectures.
+          if (!below) throw new Error(`internal: ${name} has no build for R ${rVersion} ${arch}`);
+          return below;
+        });
+        const inputs: LayerBuildInputs = {
+          kind: "layer",
+          layer: layer.name,
+          type: layer.type,
+          rVersion,
+          arch,
+          rBuildKey: rBuild.key,
+          packages: layer.packages,
+          repository: layer.repository,
+          systemLibraries: layer.systemLibraries,
+          stacks: stacks.map((s) => ({ layer: s.layer.name, key: s.key })),
+          scripts: digests.layerBuild,
+          ...(layer.type === "runtime" ? { runtimeFiles: digests.runtime } : {}),
+        };
+        const id = layerBuildId(layer.name, rVersion, arch);
+        layerBuilds.set(id, {
+          id,
+          layer,
+          rVersion,
+          arch,
+          layerName: publishedLayerName(layer.name, rVersion, arch),
+          key: buildKey(inputs),
+          inputs,
+          rBuild,
+          stacks,
+        });
+      }
+    }
+  }
+
+  // R builds in the manifest's version order, x86_64 before arm64, whatever order layers asked for them.
+  const order = (b: RBuild) => manifest.rVersions.indexOf(b.rVersion) * 2 + (b.arch === "arm64" ? 1 : 0);
+  return {
+    rBuilds: [...rBuilds.values()].sort((a, b) => order(a) - order(b)),
+    layerBuilds: [...layerBuilds.values()],
+  };
+}

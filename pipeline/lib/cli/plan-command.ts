@@ -1,0 +1,123 @@
+/** `plan`: read the manifest and the state, print what a reconcile would do. Changes nothing. */
+import { dirname, join } from "node:path";
+import { parseArgs } from "node:util";
+import { UsageError } from "../errors.ts";
+import { computeBuildGraph } from "../build/graph.ts";
+import { readSourceDigests } from "../build/sources.ts";
+import { loadManifest } from "../manifest/load.ts";
+import { plan } from "../plan/planner.ts";
+import { observe } from "../state/observe.ts";
+import { renderJson } from "../render/json.ts";
+import { renderMarkdown } from "../render/markdown.ts";
+import { renderText } from "../render/text.ts";
+import { hasChanges } from "../render/common.ts";
+import { createBackend } from "./backend.ts";
+import type { BackendName } from "./backend.ts";
+
+export const PLAN_USAGE = `Usage: tsx pipeline/plan.ts [options]
+
+Prints what a reconcile would build, publish, grant and prune. Changes nothing.
+
+Options:
+  --manifest FILE        manifest to plan (default: layers.yaml)
+  --backend local|aws    where published state is read (default: local)
+  --state DIR            local backend folder (default: .layers beside the manifest)
+  --format text|json|markdown
+                         output form (default: text)
+  --prune                also plan deleting versions beyond retention and layers
+                         no longer in the manifest
+  --detailed-exitcode    exit 0 when there are no changes, 2 when there are, 1 on error
+  --color / --no-color   force colour on or off (default: on for a terminal, unless NO_COLOR)
+  -h, --help             show this help
+`;
+
+type Format = "text" | "json" | "markdown";
+
+export interface PlanOptions {
+  manifest: string;
+  backend: BackendName;
+  state: string;
+  format: Format;
+  prune: boolean;
+  detailedExitcode: boolean;
+  colour: boolean;
+  help: boolean;
+}
+
+function oneOf<T extends string>(flag: string, value: string, allowed: readonly T[]): T {
+  if ((allowed as readonly string[]).includes(value)) return value as T;
+  throw new UsageError(`${flag} must be one of ${allowed.join(", ")}, not "${value}"`);
+}
+
+export function parsePlanArgs(argv: readonly string[], env: NodeJS.ProcessEnv, isTty: boolean): PlanOptions {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      strict: true,
+      allowPositionals: false,
+      options: {
+        manifest: { type: "string" },
+        backend: { type: "string" },
+        state: { type: "string" },
+        format: { type: "string" },
+        prune: { type: "boolean" },
+        "detailed-exitcode": { type: "boolean" },
+        color: { type: "boolean" },
+        "no-color": { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+      },
+    });
+  } catch (error) {
+    throw new UsageError(`${(error as Error).message}\n\n${PLAN_USAGE}`);
+  }
+  const v = parsed.values;
+  const manifest = v.manifest ?? "layers.yaml";
+  const colour = v["no-color"] ? false : v.color ? true : isTty && !env.NO_COLOR;
+  return {
+    manifest,
+    backend: oneOf("--backend", v.backend ?? "local", ["local", "aws"] as const),
+    state: v.state ?? join(dirname(manifest), ".layers"),
+    format: oneOf("--format", v.format ?? "text", ["text", "json", "markdown"] as const),
+    prune: v.prune ?? false,
+    detailedExitcode: v["detailed-exitcode"] ?? false,
+    colour,
+    help: v.help ?? false,
+  };
+}
+
+export interface PlanIo {
+  readonly stdout: (text: string) => void;
+  readonly now: () => Date;
+}
+
+export async function planCommand(options: PlanOptions, io: PlanIo): Promise<number> {
+  if (options.help) {
+    io.stdout(PLAN_USAGE);
+    return 0;
+  }
+  const manifest = await loadManifest(options.manifest);
+  const backend = createBackend(options.backend, options.state);
+  const graph = computeBuildGraph(manifest, await readSourceDigests());
+  const observed = await observe(graph, backend, { prune: options.prune });
+  const result = plan({
+    manifestFile: options.manifest,
+    graph,
+    observed,
+    now: io.now(),
+    prune: options.prune,
+    warnings: manifest.warnings,
+  });
+  switch (options.format) {
+    case "text":
+      io.stdout(renderText(result, { colour: options.colour }));
+      break;
+    case "json":
+      io.stdout(renderJson(result));
+      break;
+    case "markdown":
+      io.stdout(renderMarkdown(result));
+      break;
+  }
+  return options.detailedExitcode && hasChanges(result) ? 2 : 0;
+}

@@ -1,0 +1,44 @@
+/**
+ * The one place where errors become exit statuses and text on stderr. Entry points hand their
+ * work to `runCli`; everything below them throws typed errors and never exits.
+ */
+import { ManifestError, PipelineError, formatProblem } from "../errors.ts";
+import type { ErrorCode } from "../errors.ts";
+
+const EXIT_STATUS: Readonly<Record<ErrorCode, number>> = {
+  USAGE: 1,
+  MANIFEST_INVALID: 1,
+  MANIFEST_UNREADABLE: 1,
+  STATE_UNREADABLE: 1,
+  STATE_CONFLICT: 1,
+  BACKEND_UNAVAILABLE: 1,
+  BUILD_FAILED: 1,
+  INTERNAL: 1,
+};
+
+export function describeError(error: unknown): { status: number; text: string } {
+  if (error instanceof ManifestError) {
+    const lines = error.problems.map(formatProblem);
+    lines.push(`error[${error.code}]: ${error.message}; nothing was done`);
+    return { status: EXIT_STATUS[error.code], text: lines.join("\n") };
+  }
+  if (error instanceof PipelineError) {
+    return { status: EXIT_STATUS[error.code], text: `error[${error.code}]: ${error.message}` };
+  }
+  const detail = error instanceof Error ? (error.stack ?? error.message) : String(error);
+  return {
+    status: EXIT_STATUS.INTERNAL,
+    text: `error[INTERNAL]: this is a bug in r-lambda-layers; please report it with the output below.\n${detail}`,
+  };
+}
+
+/** Runs an entry point's work and sets the exit status from its result or its error. */
+export async function runCli(main: () => Promise<number>): Promise<void> {
+  try {
+    process.exitCode = await main();
+  } catch (error) {
+    const { status, text } = describeError(error);
+    process.stderr.write(`${text}\n`);
+    process.exitCode = status;
+  }
+}

@@ -1,0 +1,110 @@
+/**
+ * Turns schema-valid, rule-checked manifest data into the `Manifest` the planner uses: defaults
+ * applied, lists sorted and de-duplicated, stacking made explicit.
+ */
+import type { Arch, Builder, Layer, LayerType, Manifest, Sharing } from "./types.ts";
+
+interface RawShare {
+  accounts?: string[];
+  organization?: string;
+  public?: boolean;
+}
+
+interface RawLayerFields {
+  r?: string[];
+  architectures?: Arch[];
+  regions?: string[];
+  repository?: string;
+  retain?: number;
+  share?: RawShare;
+  license?: string;
+}
+
+interface RawLayer extends RawLayerFields {
+  name: string;
+  type?: LayerType;
+  description?: string;
+  packages?: string[];
+  systemLibraries?: string[];
+  stacksOn?: string[];
+}
+
+export interface RawManifest {
+  version: 1;
+  r: { versions: string[] };
+  defaults?: RawLayerFields;
+  artifacts: { bucket: string };
+  builder: {
+    project: string;
+    region: string;
+    computeType?: string;
+    images?: Partial<Record<Arch, string>>;
+    parallelism?: number;
+    timeoutMinutes?: number;
+  };
+  layers: RawLayer[];
+}
+
+export const DEFAULT_RETAIN = 3;
+export const DEFAULT_ARCHITECTURES: readonly Arch[] = ["x86_64"];
+export const DEFAULT_IMAGES: Readonly<Record<Arch, string>> = {
+  x86_64: "public.ecr.aws/sam/build-provided.al2023:latest-x86_64",
+  arm64: "public.ecr.aws/sam/build-provided.al2023:latest-arm64",
+};
+
+const sorted = (xs: readonly string[] | undefined): string[] => [...new Set(xs ?? [])].sort();
+
+function sharing(share: RawShare | undefined): Sharing {
+  return {
+    accounts: sorted(share?.accounts),
+    ...(share?.organization ? { organization: share.organization } : {}),
+    public: share?.public ?? false,
+  };
+}
+
+export function resolveManifest(raw: RawManifest, file: string, warnings: readonly string[]): Manifest {
+  const d = raw.defaults ?? {};
+  const runtimes = raw.layers.filter((l) => l.type === "runtime").map((l) => l.name);
+  const declared = raw.r.versions;
+
+  const layers: Layer[] = raw.layers.map((l) => {
+    const type = l.type ?? "packages";
+    const rVersions = l.r ?? d.r ?? declared;
+    const stacksOn = l.stacksOn ?? (type === "packages" && runtimes.length === 1 ? runtimes : []);
+    const license = l.license ?? d.license;
+    return {
+      name: l.name,
+      type,
+      ...(l.description ? { description: l.description } : {}),
+      packages: sorted(l.packages),
+      systemLibraries: sorted(l.systemLibraries),
+      // Keep the manifest's order for versions (newest first reads best) but drop repeats.
+      rVersions: [...new Set(rVersions)],
+      architectures: [...new Set(l.architectures ?? d.architectures ?? DEFAULT_ARCHITECTURES)],
+      regions: [...new Set(l.regions ?? d.regions ?? [])],
+      repository: (l.repository ?? d.repository ?? "").replace(/\/+$/, ""),
+      retain: l.retain ?? d.retain ?? DEFAULT_RETAIN,
+      share: sharing(l.share ?? d.share),
+      stacksOn: [...stacksOn],
+      ...(license ? { license } : {}),
+    };
+  });
+
+  const builder: Builder = {
+    project: raw.builder.project,
+    region: raw.builder.region,
+    computeType: raw.builder.computeType ?? "BUILD_GENERAL1_LARGE",
+    images: { ...DEFAULT_IMAGES, ...raw.builder.images },
+    parallelism: raw.builder.parallelism ?? 4,
+    timeoutMinutes: raw.builder.timeoutMinutes ?? 90,
+  };
+
+  return {
+    file,
+    rVersions: [...declared],
+    layers,
+    artifacts: { bucket: raw.artifacts.bucket },
+    builder,
+    warnings,
+  };
+}

@@ -1,0 +1,124 @@
+/**
+ * Validates manifest data against `schema/layers.schema.json` and turns ajv's findings into
+ * problems a person can act on, each pinned to the line and column of the offending value.
+ */
+import { readFileSync } from "node:fs";
+import { Ajv } from "ajv";
+import type { ErrorObject, ValidateFunction } from "ajv";
+import type { Problem } from "../errors.ts";
+import type { ManifestPath, ManifestSource } from "./source.ts";
+
+export const SCHEMA_PATH = new URL("../../../schema/layers.schema.json", import.meta.url);
+
+let compiled: ValidateFunction | undefined;
+
+function validator(): ValidateFunction {
+  if (!compiled) {
+    const schema = JSON.parse(readFileSync(SCHEMA_PATH, "utf8")) as object;
+    const ajv = new Ajv({ allErrors: true, verbose: true, strict: true, allowUnionTypes: false });
+    // A human wording for patterns, read when reporting; editors ignore it.
+    ajv.addKeyword({ keyword: "x-hint", schemaType: "string" });
+    compiled = ajv.compile(schema);
+  }
+  return compiled;
+}
+
+function pathOf(instancePath: string): (string | number)[] {
+  if (!instancePath) return [];
+  return instancePath
+    .slice(1)
+    .split("/")
+    .map((raw) => raw.replaceAll("~1", "/").replaceAll("~0", "~"))
+    .map((seg) => (/^(0|[1-9][0-9]*)$/.test(seg) ? Number(seg) : seg));
+}
+
+function show(value: unknown): string {
+  return typeof value === "string" ? JSON.stringify(value) : JSON.stringify(value) ?? String(value);
+}
+
+function typeName(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "a list";
+  if (typeof value === "object") return "a mapping";
+  return `a ${typeof value}`;
+}
+
+const TYPE_WORDS: Record<string, string> = {
+  string: "a string",
+  integer: "a whole number",
+  number: "a number",
+  boolean: "true or false",
+  array: "a list",
+  object: "a mapping",
+};
+
+function describe(e: ErrorObject): { path: ManifestPath; message: string; keyOf?: boolean } {
+  const path = pathOf(e.instancePath);
+  const hint = (e.parentSchema as Record<string, unknown> | undefined)?.["x-hint"];
+  const params = e.params as Record<string, unknown>;
+  switch (e.keyword) {
+    case "additionalProperties": {
+      const key = String(params.additionalProperty);
+      const known = Object.keys((e.parentSchema as { properties?: object } | undefined)?.properties ?? {}).filter(
+        (k) => k !== "$schema",
+      );
+      return {
+        path: [...path, key],
+        keyOf: true,
+        message: `unknown key "${key}"${known.length ? ` (expected one of: ${known.join(", ")})` : ""}`,
+      };
+    }
+    case "required":
+      return { path, message: `missing required key "${String(params.missingProperty)}"` };
+    case "type":
+      return {
+        path,
+        message: `expected ${TYPE_WORDS[String(params.type)] ?? String(params.type)}, got ${typeName(e.data)}${
+          typeof hint === "string" ? `: write ${hint}` : ""
+        }`,
+      };
+    case "pattern":
+      return { path, message: `${show(e.data)} is not ${typeof hint === "string" ? hint : `matching ${String(params.pattern)}`}` };
+    case "enum":
+      return {
+        path,
+        message: `${show(e.data)} is not one of: ${(params.allowedValues as unknown[]).map((v) => String(v)).join(", ")}`,
+      };
+    case "const":
+      return { path, message: `must be ${show(params.allowedValue)}` };
+    case "uniqueItems": {
+      const later = Number(params.i);
+      const earlier = Number(params.j);
+      const items = e.data as unknown[];
+      return {
+        path: [...path, later],
+        message: `${show(items[later])} is listed twice (also item ${earlier + 1})`,
+      };
+    }
+    case "minItems":
+      return { path, message: `must list at least ${String(params.limit)} item${params.limit === 1 ? "" : "s"}` };
+    case "minimum":
+    case "maximum":
+      return { path, message: `must be ${e.keyword === "minimum" ? "at least" : "at most"} ${String(params.limit)}` };
+    case "maxLength":
+      return { path, message: `is longer than ${String(params.limit)} characters` };
+    default:
+      return { path, message: e.message ?? `fails ${e.keyword}` };
+  }
+}
+
+export function schemaProblems(source: ManifestSource): Problem[] {
+  const validate = validator();
+  if (validate(source.data)) return [];
+  const seen = new Set<string>();
+  const problems: Problem[] = [];
+  for (const error of validate.errors ?? []) {
+    const { path, message, keyOf } = describe(error);
+    const problem = source.problem(path, message, { keyOf });
+    const id = `${problem.path}\u0000${problem.message}`;
+    if (seen.has(id)) continue;
+    seen.add(id);
+    problems.push(problem);
+  }
+  return problems;
+}

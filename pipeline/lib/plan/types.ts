@@ -1,0 +1,124 @@
+/**
+ * The plan: a versioned document of actions, each with a stable id, what it waits for, what it
+ * acts on and why. The executor, the renderers and other tools read it; only the planner writes it.
+ */
+import type { Arch } from "../manifest/types.ts";
+import type { Grant, PublishedVersion } from "../state/ports.ts";
+import type { BuildInputs } from "../build/inputs.ts";
+
+export const PLAN_FORMAT_VERSION = 1;
+
+/** `create`: nothing there yet. `update`: something there is replaced or changed. `delete`: removed. */
+export type Change = "create" | "update" | "delete";
+
+interface ActionBase {
+  readonly id: string;
+  readonly dependsOn: readonly string[];
+  readonly change: Change;
+  readonly reason: string;
+}
+
+export interface CompileRAction extends ActionBase {
+  readonly kind: "compile-r";
+  readonly r: string;
+  readonly arch: Arch;
+  readonly key: string;
+}
+
+export interface BuildLayerAction extends ActionBase {
+  readonly kind: "build-layer";
+  readonly layer: string;
+  readonly layerName: string;
+  readonly r: string;
+  readonly arch: Arch;
+  readonly key: string;
+  /** Key of the R build it links against, and of the layers visible while it builds. */
+  readonly rBuildKey: string;
+  readonly stackKeys: readonly string[];
+}
+
+export interface PublishAction extends ActionBase {
+  readonly kind: "publish";
+  readonly layer: string;
+  readonly layerName: string;
+  readonly r: string;
+  readonly arch: Arch;
+  readonly region: string;
+  readonly key: string;
+  /** The version this one supersedes, when there is one. */
+  readonly replacesVersion?: number;
+}
+
+export interface GrantAction extends ActionBase {
+  readonly kind: "grant";
+  readonly layer: string;
+  readonly layerName: string;
+  readonly r: string;
+  readonly arch: Arch;
+  readonly region: string;
+  readonly key: string;
+  /** The version the grants go on; absent when it is the one the publish action creates. */
+  readonly version?: number;
+  readonly add: readonly Grant[];
+  readonly remove: readonly Grant[];
+}
+
+export interface PruneAction extends ActionBase {
+  readonly kind: "prune";
+  /** Absent for a layer no longer in the manifest. */
+  readonly layer?: string;
+  readonly layerName: string;
+  readonly region: string;
+  readonly versions: readonly number[];
+}
+
+export type Action = CompileRAction | BuildLayerAction | PublishAction | GrantAction | PruneAction;
+export type ActionKind = Action["kind"];
+
+export interface PlanSummary {
+  readonly build: number;
+  readonly publish: number;
+  readonly grant: number;
+  readonly prune: number;
+  /** Published layers (per name and region) that need nothing. */
+  readonly unchanged: number;
+}
+
+export interface StateDescription {
+  readonly backend: "local" | "aws" | "memory";
+  /** Where the state was read: a folder, or an account and regions. */
+  readonly location: string;
+}
+
+export interface Plan {
+  readonly version: typeof PLAN_FORMAT_VERSION;
+  readonly generatedAt: string;
+  readonly manifest: string;
+  readonly state: StateDescription;
+  readonly pruning: boolean;
+  readonly actions: readonly Action[];
+  readonly summary: PlanSummary;
+  readonly warnings: readonly string[];
+}
+
+/** What a layer name looks like in one region right now. */
+export interface PublishedLayerState {
+  readonly latest: PublishedVersion;
+  /** Grants on the latest version; undefined when they were not read. */
+  readonly grants?: readonly Grant[];
+  /** Every version, newest first; read only when pruning. */
+  readonly versions?: readonly PublishedVersion[];
+}
+
+/** Everything the planner knows about the world, read beforehand by `observe()`. */
+export interface ObservedState {
+  readonly description: StateDescription;
+  /** Artifacts present in the build region, as `r:<key>` and `layer:<key>`. */
+  readonly artifacts: ReadonlySet<string>;
+  /** Build records of keys that are published but no longer current, to explain what changed. */
+  readonly records: ReadonlyMap<string, BuildInputs>;
+  /** Region → published layer name → state. Regions not read are absent. */
+  readonly published: ReadonlyMap<string, ReadonlyMap<string, PublishedLayerState>>;
+}
+
+export const artifactId = (kind: "r" | "layer", key: string) => `${kind}:${key}`;

@@ -1,0 +1,43 @@
+/** The plan as a person reads it in a terminal or a CI log. Colour only when asked for. */
+import type { Change, Plan } from "../plan/types.ts";
+import { MARKERS, VERBS, groups, stateLine, summaryLine, target } from "./common.ts";
+
+const COLOURS: Readonly<Record<Change, string>> = { create: "\x1b[32m", update: "\x1b[33m", delete: "\x1b[31m" };
+const BOLD = "\x1b[1m";
+const DIM = "\x1b[2m";
+const RESET = "\x1b[0m";
+
+export function renderText(plan: Plan, options: { colour: boolean }): string {
+  const paint = (code: string, text: string) => (options.colour ? `${code}${text}${RESET}` : text);
+  const lines: string[] = [];
+  lines.push(`Plan for ${plan.manifest}, compared with ${stateLine(plan)}${plan.pruning ? " (pruning)" : ""}`);
+  lines.push("");
+
+  if (plan.actions.length === 0) {
+    lines.push(paint(BOLD, "No changes: what is published matches the manifest."));
+  }
+  for (const group of groups(plan)) {
+    lines.push(paint(BOLD, group.title));
+    const rows = group.actions.map((a) => ({
+      change: a.change,
+      verb: VERBS[a.kind],
+      target: target(a),
+      reason: a.reason,
+    }));
+    const verbWidth = Math.max(...rows.map((r) => r.verb.length));
+    const targetWidth = Math.max(...rows.map((r) => r.target.length));
+    for (const row of rows) {
+      const head = `  ${MARKERS[row.change]} ${row.verb.padEnd(verbWidth)}  ${row.target.padEnd(targetWidth)}`;
+      lines.push(`${paint(COLOURS[row.change], head)}  ${paint(DIM, row.reason)}`);
+    }
+    lines.push("");
+  }
+
+  if (plan.warnings.length) {
+    lines.push(paint(BOLD, "Warnings"));
+    for (const w of plan.warnings) lines.push(`  ${paint(COLOURS.update, "!")} ${w}`);
+    lines.push("");
+  }
+  lines.push(`${paint(BOLD, "Plan:")} ${summaryLine(plan.summary)}.`);
+  return `${lines.join("\n")}\n`;
+}
