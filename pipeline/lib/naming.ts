@@ -19,11 +19,13 @@ export function publishedLayerName(layer: string, rVersion: string, arch: Arch):
 }
 
 /** The longest published name a layer can produce, for the length check at validation time. */
-export function longestPublishedName(layer: string, rVersions: readonly string[]): string {
+export function longestPublishedName(layer: string, rVersions: readonly string[], arches: readonly Arch[]): string {
   let longest = "";
   for (const r of rVersions) {
-    const name = publishedLayerName(layer, r, "arm64");
-    if (name.length > longest.length) longest = name;
+    for (const arch of arches) {
+      const name = publishedLayerName(layer, r, arch);
+      if (name.length > longest.length) longest = name;
+    }
   }
   return longest;
 }

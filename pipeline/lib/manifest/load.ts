@@ -4,6 +4,7 @@
  */
 import { readFile } from "node:fs/promises";
 import { ManifestError, PipelineError, formatProblem } from "../errors.ts";
+import type { Problem } from "../errors.ts";
 import { checkRules } from "./rules.ts";
 import { resolveManifest } from "./resolve.ts";
 import type { RawManifest } from "./resolve.ts";
@@ -11,19 +12,17 @@ import { schemaProblems } from "./schema.ts";
 import { parseManifestSource } from "./source.ts";
 import type { Manifest } from "./types.ts";
 
+const byPosition = (problems: Problem[]) => problems.sort((a, b) => a.line - b.line || a.column - b.column);
+
 /** Pure: text in, manifest (or a ManifestError listing every problem) out. */
 export function parseManifest(text: string, file: string): Manifest {
   const source = parseManifestSource(text, file);
   if (source.syntaxProblems.length > 0) throw new ManifestError(source.syntaxProblems);
 
-  const problems = schemaProblems(source);
   const rules = checkRules(source);
-  problems.push(...rules.errors);
-  if (problems.length > 0) {
-    problems.sort((a, b) => a.line - b.line || a.column - b.column);
-    throw new ManifestError(problems);
-  }
-  return resolveManifest(source.data as RawManifest, file, rules.warnings.map(formatProblem));
+  const problems = byPosition([...schemaProblems(source), ...rules.errors]);
+  if (problems.length > 0) throw new ManifestError(problems);
+  return resolveManifest(source.data as RawManifest, file, byPosition(rules.warnings).map(formatProblem));
 }
 
 export async function loadManifest(file: string): Promise<Manifest> {

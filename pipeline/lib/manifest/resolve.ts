@@ -52,6 +52,15 @@ export const DEFAULT_IMAGES: Readonly<Record<Arch, string>> = {
   arm64: "public.ecr.aws/sam/build-provided.al2023:latest-arm64",
 };
 
+/**
+ * The layers a layer builds against: those it names, or else, for a package layer, the one
+ * runtime layer when there is exactly one (several make the choice the user's, see rules.ts).
+ */
+export function effectiveStacksOn(type: LayerType, explicit: readonly string[] | undefined, runtimes: readonly string[]): string[] {
+  if (explicit !== undefined) return [...explicit];
+  return type === "packages" && runtimes.length === 1 ? [...runtimes] : [];
+}
+
 const sorted = (xs: readonly string[] | undefined): string[] => [...new Set(xs ?? [])].sort();
 
 function sharing(share: RawShare | undefined): Sharing {
@@ -70,7 +79,7 @@ export function resolveManifest(raw: RawManifest, file: string, warnings: readon
   const layers: Layer[] = raw.layers.map((l) => {
     const type = l.type ?? "packages";
     const rVersions = l.r ?? d.r ?? declared;
-    const stacksOn = l.stacksOn ?? (type === "packages" && runtimes.length === 1 ? runtimes : []);
+    const stacksOn = effectiveStacksOn(type, l.stacksOn, runtimes);
     const license = l.license ?? d.license;
     return {
       name: l.name,

@@ -6,7 +6,9 @@
  */
 import type { Problem } from "../errors.ts";
 import { LAYER_NAME_MAX, bucketName, longestPublishedName } from "../naming.ts";
+import { effectiveStacksOn } from "./resolve.ts";
 import type { ManifestPath, ManifestSource } from "./source.ts";
+import type { Arch, LayerType } from "./types.ts";
 
 export interface RuleFindings {
   readonly errors: Problem[];
@@ -50,8 +52,10 @@ const LONGEST_REGION_CODE = 20;
 interface LayerView {
   index: number;
   name?: string;
-  type: string;
+  type: LayerType;
   raw: Rec;
+  /** Explicit `stacksOn`, or the default one resolution will apply. */
+  stacksOn: string[];
 }
 
 export function checkRules(source: ManifestSource): RuleFindings {
@@ -75,8 +79,13 @@ export function checkRules(source: ManifestSource): RuleFindings {
       name: typeof r.name === "string" ? r.name : undefined,
       type: r.type === "runtime" ? "runtime" : "packages",
       raw: r,
+      stacksOn: [],
     });
   });
+  const runtimeNames = layers.flatMap((l) => (l.type === "runtime" && l.name !== undefined ? [l.name] : []));
+  for (const layer of layers) {
+    layer.stacksOn = effectiveStacksOn(layer.type, layer.raw.stacksOn === undefined ? undefined : strings(layer.raw.stacksOn), runtimeNames);
+  }
   const byName = new Map<string, LayerView>();
 
   // Names: unique, and short enough for Lambda once the R version and arch are appended.
@@ -94,9 +103,9 @@ export function checkRules(source: ManifestSource): RuleFindings {
   const effective = (layer: LayerView, key: string): unknown => layer.raw[key] ?? defaults[key];
   const rVersionsOf = (layer: LayerView): string[] =>
     layer.raw.r !== undefined ? strings(layer.raw.r) : defaults.r !== undefined ? strings(defaults.r) : [...declared];
-  const archesOf = (layer: LayerView): string[] => {
+  const archesOf = (layer: LayerView): Arch[] => {
     const a = effective(layer, "architectures");
-    return a === undefined ? ["x86_64"] : strings(a);
+    return (a === undefined ? ["x86_64"] : strings(a).filter((x) => x === "x86_64" || x === "arm64")) as Arch[];
   };
 
   // R versions a default or a layer targets must be declared under r.versions.
@@ -109,14 +118,13 @@ export function checkRules(source: ManifestSource): RuleFindings {
   };
   if (defaults.r !== undefined) checkDeclared(["defaults", "r"], defaults.r);
 
-  const runtimes = layers.filter((l) => l.type === "runtime" && l.name !== undefined);
 
   for (const layer of layers) {
     const at = (...rest: ManifestPath) => ["layers", layer.index, ...rest];
     if (layer.raw.r !== undefined) checkDeclared(at("r"), layer.raw.r);
 
     if (layer.name !== undefined) {
-      const longest = longestPublishedName(layer.name, rVersionsOf(layer));
+      const longest = longestPublishedName(layer.name, rVersionsOf(layer), archesOf(layer));
       if (longest.length > LAYER_NAME_MAX) {
         error(
           at("name"),
@@ -138,10 +146,10 @@ export function checkRules(source: ManifestSource): RuleFindings {
     // Stacking: the named layers must exist, must not loop, and must cover every R version and
     // architecture this layer is built for (their libraries are what it builds against).
     const stacksOn = layer.raw.stacksOn;
-    if (stacksOn === undefined && layer.type === "packages" && runtimes.length > 1) {
+    if (stacksOn === undefined && layer.type === "packages" && runtimeNames.length > 1) {
       error(
         at(),
-        `layer "${layer.name ?? layer.index}" must say which runtime layer it stacks on ("stacksOn"): there are ${runtimes.length} (${runtimes.map((r) => r.name).join(", ")})`,
+        `layer "${layer.name ?? layer.index}" must say which runtime layer it stacks on ("stacksOn"): there are ${runtimeNames.length} (${runtimeNames.join(", ")})`,
       );
     }
     strings(stacksOn).forEach((other, i) => {
@@ -228,7 +236,7 @@ function checkStackCycles(
       return;
     }
     state.set(layer.name, "visiting");
-    for (const other of strings(layer.raw.stacksOn)) {
+    for (const other of layer.stacksOn) {
       const target = byName.get(other);
       if (target && target !== layer) visit(target, [...trail, layer.name]);
     }

@@ -1,0 +1,126 @@
+/**
+ * In-memory fakes of the state ports, for tests of the core and for benchmarks. They behave as
+ * the real services do where the planner can tell (version numbers only grow, grants belong to
+ * one version) and count every call, so tests can assert how much a plan reads.
+ */
+import type { BuildRecord } from "../../pipeline/lib/build/inputs.ts";
+import type { StateDescription } from "../../pipeline/lib/plan/types.ts";
+import type { Backend } from "../../pipeline/lib/state/observe.ts";
+import type {
+  ArtifactLocation,
+  ArtifactRef,
+  ArtifactStore,
+  Grant,
+  PublishRequest,
+  PublishedLayers,
+  PublishedVersion,
+} from "../../pipeline/lib/state/ports.ts";
+import { grantId } from "../../pipeline/lib/state/ports.ts";
+import { artifactObjectKey, keyFromDescription } from "../../pipeline/lib/naming.ts";
+
+export class CallLog {
+  readonly calls: string[] = [];
+  record(name: string): void {
+    this.calls.push(name);
+  }
+  count(name: string): number {
+    return this.calls.filter((c) => c === name).length;
+  }
+}
+
+export class MemoryArtifactStore implements ArtifactStore {
+  readonly records = new Map<string, BuildRecord>();
+  constructor(readonly log = new CallLog()) {}
+
+  async has(ref: ArtifactRef): Promise<boolean> {
+    this.log.record("artifacts.has");
+    return this.records.has(`${ref.kind}:${ref.key}`);
+  }
+  async readRecord(ref: ArtifactRef): Promise<BuildRecord | undefined> {
+    this.log.record("artifacts.readRecord");
+    return this.records.get(`${ref.kind}:${ref.key}`);
+  }
+  async put(ref: ArtifactRef, _zipFile: string, record: BuildRecord): Promise<void> {
+    this.log.record("artifacts.put");
+    this.records.set(`${ref.kind}:${ref.key}`, record);
+  }
+  async copyToRegion(ref: ArtifactRef, region: string): Promise<ArtifactLocation> {
+    this.log.record("artifacts.copyToRegion");
+    return { bucket: `memory-${region}`, objectKey: artifactObjectKey(ref.kind, ref.key) };
+  }
+}
+
+interface Stored {
+  last: number;
+  versions: { version: number; description?: string; grants: Grant[] }[];
+}
+
+export class MemoryPublishedLayers implements PublishedLayers {
+  private readonly regions = new Map<string, Map<string, Stored>>();
+  constructor(readonly log = new CallLog()) {}
+
+  private layer(region: string, name: string): Stored {
+    let byName = this.regions.get(region);
+    if (!byName) this.regions.set(region, (byName = new Map()));
+    let stored = byName.get(name);
+    if (!stored) byName.set(name, (stored = { last: 0, versions: [] }));
+    return stored;
+  }
+
+  private view(region: string, name: string, v: Stored["versions"][number]): PublishedVersion {
+    return {
+      layerName: name,
+      version: v.version,
+      arn: `arn:aws:lambda:${region}:123456789012:layer:${name}:${v.version}`,
+      description: v.description,
+      key: keyFromDescription(v.description),
+    };
+  }
+
+  async listLatest(region: string): Promise<PublishedVersion[]> {
+    this.log.record("layers.listLatest");
+    const out: PublishedVersion[] = [];
+    for (const [name, stored] of this.regions.get(region) ?? []) {
+      const latest = stored.versions.at(-1);
+      if (latest) out.push(this.view(region, name, latest));
+    }
+    return out;
+  }
+  async listVersions(region: string, layerName: string): Promise<PublishedVersion[]> {
+    this.log.record("layers.listVersions");
+    const stored = this.regions.get(region)?.get(layerName);
+    return [...(stored?.versions ?? [])].reverse().map((v) => this.view(region, layerName, v));
+  }
+  async readGrants(region: string, layerName: string, version: number): Promise<Grant[]> {
+    this.log.record("layers.readGrants");
+    return [...(this.layer(region, layerName).versions.find((v) => v.version === version)?.grants ?? [])];
+  }
+  async publish(request: PublishRequest): Promise<PublishedVersion> {
+    this.log.record("layers.publish");
+    const stored = this.layer(request.region, request.layerName);
+    const v = { version: ++stored.last, description: request.description, grants: [] as Grant[] };
+    stored.versions.push(v);
+    return this.view(request.region, request.layerName, v);
+  }
+  async addGrant(region: string, layerName: string, version: number, grant: Grant): Promise<void> {
+    this.log.record("layers.addGrant");
+    const v = this.layer(region, layerName).versions.find((x) => x.version === version);
+    if (v && !v.grants.some((g) => grantId(g) === grantId(grant))) v.grants.push(grant);
+  }
+  async removeGrant(region: string, layerName: string, version: number, grant: Grant): Promise<void> {
+    this.log.record("layers.removeGrant");
+    const v = this.layer(region, layerName).versions.find((x) => x.version === version);
+    if (v) v.grants = v.grants.filter((g) => grantId(g) !== grantId(grant));
+  }
+  async deleteVersion(region: string, layerName: string, version: number): Promise<void> {
+    this.log.record("layers.deleteVersion");
+    const stored = this.layer(region, layerName);
+    stored.versions = stored.versions.filter((v) => v.version !== version);
+  }
+}
+
+export function memoryBackend(): Backend & { artifacts: MemoryArtifactStore; layers: MemoryPublishedLayers; log: CallLog } {
+  const log = new CallLog();
+  const description: StateDescription = { backend: "memory", location: "memory" };
+  return { description, artifacts: new MemoryArtifactStore(log), layers: new MemoryPublishedLayers(log), log };
+}
