@@ -205,7 +205,7 @@ describe("problem reporting", () => {
     );
     const m = parseManifest(yaml, "layers.yaml");
     assert.deepEqual(m.warnings, [
-      "layers.yaml:3:31: r.versions[2]: R 4.2.3 is declared but no layer targets it, so it is not built",
+      "layers.yaml:3:32: r.versions[2]: R 4.2.3 is declared but no layer targets it, so it is not built",
       "layers.yaml:8:15: defaults.repository: repository https://cloud.r-project.org is not pinned to a dated snapshot (e.g. https://packagemanager.posit.co/cran/2024-11-01): the same build key may install different package versions",
     ]);
   });
