@@ -216,3 +216,16 @@ describe("problem reporting", () => {
     assert.match(problems[0]?.message ?? "", /expected a mapping, got a list/);
   });
 });
+
+test("a YAML mistake that derails the parser reports its first errors, not hundreds", () => {
+  const yaml = `version: 1\nartifacts: {bucket: a-{region}}\n${"layers:\n  - name: x\n    packages: [a, b]\n".repeat(20)}`;
+  try {
+    parseManifest(yaml, "layers.yaml");
+    assert.fail("expected a ManifestError");
+  } catch (error) {
+    assert.ok(error instanceof ManifestError);
+    assert.equal(error.problems.length, 5);
+    assert.equal(error.problems[0]?.line, 2);
+    assert.match(error.message, /^5 problems in the manifest \(\d+ more YAML errors follow from these\)$/);
+  }
+});

@@ -347,7 +347,7 @@ describe("planner: pruning", () => {
 
   test("a layer removed from the manifest is pruned everywhere, only with --prune", async () => {
     const backend = await reconciled();
-    const without = BASE_YAML.replace(/  - name: solo[\s\S]*$/, "");
+    const without = BASE_YAML.replace(/ {2}- name: solo[\s\S]*$/, "");
     assert.deepEqual(ids(await planFor(without, backend)), []);
     const p = await planFor(without, backend, { prune: true });
     assert.deepEqual(ids(p), ["prune:r-solo-4_4_1:eu-west-1"]);

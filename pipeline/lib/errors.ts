@@ -49,9 +49,9 @@ export function formatProblem(p: Problem): string {
 export class ManifestError extends PipelineError {
   readonly problems: readonly Problem[];
 
-  constructor(problems: readonly Problem[]) {
+  constructor(problems: readonly Problem[], note?: string) {
     const count = problems.length;
-    super("MANIFEST_INVALID", `${count} problem${count === 1 ? "" : "s"} in the manifest`);
+    super("MANIFEST_INVALID", `${count} problem${count === 1 ? "" : "s"} in the manifest${note ? ` (${note})` : ""}`);
     this.name = "ManifestError";
     this.problems = problems;
   }

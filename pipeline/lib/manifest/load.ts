@@ -12,12 +12,19 @@ import { schemaProblems } from "./schema.ts";
 import { parseManifestSource } from "./source.ts";
 import type { Manifest } from "./types.ts";
 
+const MAX_SYNTAX_PROBLEMS = 5;
+
 const byPosition = (problems: Problem[]) => problems.sort((a, b) => a.line - b.line || a.column - b.column);
 
 /** Pure: text in, manifest (or a ManifestError listing every problem) out. */
 export function parseManifest(text: string, file: string): Manifest {
   const source = parseManifestSource(text, file);
-  if (source.syntaxProblems.length > 0) throw new ManifestError(source.syntaxProblems);
+  if (source.syntaxProblems.length > 0) {
+    // One YAML mistake can make the parser report every token after it; the first few say it all.
+    const shown = source.syntaxProblems.slice(0, MAX_SYNTAX_PROBLEMS);
+    const hidden = source.syntaxProblems.length - shown.length;
+    throw new ManifestError(shown, hidden > 0 ? `${hidden} more YAML errors follow from these` : undefined);
+  }
 
   const rules = checkRules(source);
   const problems = byPosition([...schemaProblems(source), ...rules.errors]);

@@ -1,0 +1,67 @@
+/**
+ * Running a process and streaming its output line by line. Injectable, so the runner and the
+ * Docker helpers can be tested without spawning anything; the default uses node:child_process.
+ */
+import { spawn } from "node:child_process";
+
+export interface ProcessSpec {
+  readonly command: string;
+  readonly args: readonly string[];
+  readonly cwd?: string;
+  /** The child's whole environment (nothing is inherited when given). */
+  readonly env?: Readonly<Record<string, string>>;
+}
+
+/** Runs a process to its end; calls onLine for each line of stdout and stderr; resolves its exit code. */
+export type ProcessRunner = (spec: ProcessSpec, onLine: (line: string) => void) => Promise<number>;
+
+/** Splits a byte stream into lines, keeping a partial last line until more arrives or the end. */
+export function lineSplitter(onLine: (line: string) => void): { push(chunk: Buffer | string): void; end(): void } {
+  let rest = "";
+  return {
+    push(chunk) {
+      rest += chunk.toString();
+      let at = rest.indexOf("\n");
+      while (at >= 0) {
+        onLine(rest.slice(0, at).replace(/\r$/, ""));
+        rest = rest.slice(at + 1);
+        at = rest.indexOf("\n");
+      }
+    },
+    end() {
+      if (rest !== "") onLine(rest);
+      rest = "";
+    },
+  };
+}
+
+const SIGNALS: Readonly<Record<string, number>> = { SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15 };
+
+export const spawnProcess: ProcessRunner = (spec, onLine) =>
+  new Promise((resolve, reject) => {
+    const child = spawn(spec.command, [...spec.args], {
+      cwd: spec.cwd,
+      env: spec.env ? { ...spec.env } : process.env,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const out = lineSplitter(onLine);
+    const err = lineSplitter(onLine);
+    child.stdout.on("data", (c: Buffer) => out.push(c));
+    child.stderr.on("data", (c: Buffer) => err.push(c));
+    child.on("error", reject);
+    child.on("close", (code, signal) => {
+      out.end();
+      err.end();
+      resolve(code ?? 128 + (signal ? (SIGNALS[signal] ?? 1) : 1));
+    });
+  });
+
+/** Runs a process and collects its output. */
+export async function captureProcess(
+  run: ProcessRunner,
+  spec: ProcessSpec,
+): Promise<{ readonly code: number; readonly lines: readonly string[] }> {
+  const lines: string[] = [];
+  const code = await run(spec, (line) => lines.push(line));
+  return { code, lines };
+}
