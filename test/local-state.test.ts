@@ -1,0 +1,141 @@
+import assert from "node:assert/strict";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, test } from "node:test";
+import { StateError } from "../pipeline/lib/errors.ts";
+import { computeBuildGraph } from "../pipeline/lib/build/graph.ts";
+import { versionDescription } from "../pipeline/lib/naming.ts";
+import { LocalArtifactStore, LocalPublishedLayers } from "../pipeline/lib/state/local.ts";
+import { observe } from "../pipeline/lib/state/observe.ts";
+import { BASE_YAML, DIGESTS, manifestFrom } from "./support/manifests.ts";
+import { memoryBackend } from "./support/memory-backend.ts";
+import { seedReconciled } from "./support/seed.ts";
+
+const temps: string[] = [];
+after(async () => Promise.all(temps.map((t) => rm(t, { recursive: true, force: true }))));
+async function tempDir(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), "rll-state-"));
+  temps.push(dir);
+  return dir;
+}
+
+const KEY = "ab".repeat(32);
+const request = (description: string) => ({
+  region: "eu-west-1",
+  layerName: "r-solo-4_4_1",
+  description,
+  content: { bucket: "b", objectKey: "k" },
+  architecture: "x86_64" as const,
+});
+
+describe("local published layers", () => {
+  test("versions only grow and are not reused after a delete, as in Lambda", async () => {
+    const layers = new LocalPublishedLayers(await tempDir(), () => new Date("2026-01-01T00:00:00Z"));
+    const v1 = await layers.publish(request("by hand"));
+    const v2 = await layers.publish(request(versionDescription({ key: KEY, rVersion: "4.4.1", arch: "x86_64" })));
+    assert.deepEqual([v1.version, v2.version], [1, 2]);
+    assert.equal(v1.key, undefined);
+    assert.equal(v2.key, KEY);
+    assert.equal(v2.arn, "arn:aws:lambda:eu-west-1:000000000000:layer:r-solo-4_4_1:2");
+    await layers.deleteVersion("eu-west-1", "r-solo-4_4_1", 2);
+    const v3 = await layers.publish(request("again"));
+    assert.equal(v3.version, 3);
+    assert.deepEqual((await layers.listVersions("eu-west-1", "r-solo-4_4_1")).map((v) => v.version), [3, 1]);
+    assert.deepEqual((await layers.listLatest("eu-west-1")).map((v) => [v.layerName, v.version]), [["r-solo-4_4_1", 3]]);
+    assert.deepEqual(await layers.listLatest("us-east-1"), []);
+  });
+
+  test("grants belong to one version and are idempotent", async () => {
+    const layers = new LocalPublishedLayers(await tempDir());
+    await layers.publish(request("one"));
+    await layers.publish(request("two"));
+    await layers.addGrant("eu-west-1", "r-solo-4_4_1", 2, { kind: "account", account: "111111111111" });
+    await layers.addGrant("eu-west-1", "r-solo-4_4_1", 2, { kind: "account", account: "111111111111" });
+    assert.deepEqual(await layers.readGrants("eu-west-1", "r-solo-4_4_1", 2), [{ kind: "account", account: "111111111111" }]);
+    assert.deepEqual(await layers.readGrants("eu-west-1", "r-solo-4_4_1", 1), []);
+    await layers.removeGrant("eu-west-1", "r-solo-4_4_1", 2, { kind: "account", account: "111111111111" });
+    assert.deepEqual(await layers.readGrants("eu-west-1", "r-solo-4_4_1", 2), []);
+    await assert.rejects(layers.readGrants("eu-west-1", "r-solo-4_4_1", 9), StateError);
+  });
+
+  test("a corrupt file is a StateError naming the file, never an empty state", async () => {
+    const root = await tempDir();
+    await mkdir(join(root, "published", "eu-west-1"), { recursive: true });
+    await writeFile(join(root, "published", "eu-west-1", "r-solo-4_4_1.json"), "{");
+    await assert.rejects(new LocalPublishedLayers(root).listLatest("eu-west-1"), (e: unknown) => {
+      assert.ok(e instanceof StateError);
+      assert.match(e.message, /r-solo-4_4_1\.json is not valid JSON/);
+      return true;
+    });
+  });
+
+  test("an unreadable state folder is an error, not 'nothing published'", async () => {
+    const root = await tempDir();
+    await writeFile(join(root, "published"), "not a folder");
+    await assert.rejects(new LocalPublishedLayers(root).listLatest("eu-west-1"), StateError);
+  });
+});
+
+describe("local artifact store", () => {
+  test("an artifact exists once its zip and record are both stored", async () => {
+    const root = await tempDir();
+    const store = new LocalArtifactStore(root);
+    const zip = join(root, "in.zip");
+    await writeFile(zip, "zip bytes");
+    const ref = { kind: "layer" as const, key: KEY };
+    assert.equal(await store.has(ref), false);
+    const record = { version: 1 as const, key: KEY, inputs: { kind: "r" as const, rVersion: "4.4.1", arch: "x86_64" as const, image: "i", scripts: "s" } };
+    await store.put(ref, zip, record);
+    assert.equal(await store.has(ref), true);
+    assert.deepEqual(await store.readRecord(ref), record);
+    assert.equal(await readFile(join(root, "artifacts", "layers", `${KEY}.zip`), "utf8"), "zip bytes");
+    await rm(join(root, "artifacts", "layers", `${KEY}.zip`));
+    assert.equal(await store.has(ref), false, "a record without its zip is not an artifact");
+  });
+});
+
+describe("observe", () => {
+  test("reads one listing per region, grants only for current versions, versions only when pruning", async () => {
+    const backend = memoryBackend();
+    const graph = computeBuildGraph(manifestFrom(BASE_YAML), DIGESTS);
+    await seedReconciled(backend, graph);
+    backend.log.calls.length = 0;
+
+    await observe(graph, backend, { prune: false });
+    assert.equal(backend.log.count("layers.listLatest"), 2, "one per region, not per layer");
+    assert.equal(backend.log.count("layers.readGrants"), 17);
+    assert.equal(backend.log.count("layers.listVersions"), 0);
+    assert.equal(backend.log.count("artifacts.has"), 4 + 9);
+    assert.equal(backend.log.count("artifacts.readRecord"), 0, "records are read only to explain changed keys");
+
+    backend.log.calls.length = 0;
+    await observe(graph, backend, { prune: true });
+    assert.equal(backend.log.count("layers.listVersions"), 17);
+  });
+
+  test("the local backend and the in-memory fake observe the same state", async () => {
+    const graph = computeBuildGraph(manifestFrom(BASE_YAML), DIGESTS);
+    const root = await tempDir();
+    const zip = join(root, "zip");
+    await writeFile(zip, "z");
+    const local = { description: { backend: "local" as const, location: root }, artifacts: new LocalArtifactStore(join(root, "s")), layers: new LocalPublishedLayers(join(root, "s")) };
+    const memory = memoryBackend();
+    await seedReconciled(local, graph, zip);
+    await seedReconciled(memory, graph, zip);
+    const a = await observe(graph, local, { prune: true });
+    const b = await observe(graph, memory, { prune: true });
+    const shape = (o: typeof a) => ({
+      artifacts: [...o.artifacts].sort(),
+      published: [...o.published]
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([r, m]) => [
+          r,
+          [...m]
+            .sort(([a], [b]) => a.localeCompare(b))
+            .map(([n, s]) => [n, s.latest.version, s.latest.key, s.grants, s.versions?.map((v) => v.version)]),
+        ]),
+    });
+    assert.deepEqual(shape(a), shape(b));
+  });
+});
