@@ -1,12 +1,13 @@
 import assert from "node:assert/strict";
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
+import { pathToFileURL } from "node:url";
 import { StateError } from "../pipeline/lib/errors.ts";
 import { computeBuildGraph } from "../pipeline/lib/build/graph.ts";
 import { versionDescription } from "../pipeline/lib/naming.ts";
-import { LocalArtifactStore, LocalPublishedLayers } from "../pipeline/lib/state/local.ts";
+import { LocalArtifactStore, LocalPublishedLayers, LocalStateLock } from "../pipeline/lib/state/local.ts";
 import { observe } from "../pipeline/lib/state/observe.ts";
 import { BASE_YAML, DIGESTS, manifestFrom } from "./support/manifests.ts";
 import { memoryBackend } from "./support/memory-backend.ts";
@@ -78,20 +79,30 @@ describe("local published layers", () => {
 });
 
 describe("local artifact store", () => {
-  test("an artifact exists once its zip and record are both stored", async () => {
+  test("an artifact exists once the build wrote its zip and the record marked it complete", async () => {
     const root = await tempDir();
     const store = new LocalArtifactStore(root);
-    const zip = join(root, "in.zip");
-    await writeFile(zip, "zip bytes");
+    assert.equal(store.storeUrl, pathToFileURL(root).href);
     const ref = { kind: "layer" as const, key: KEY };
-    assert.equal(await store.has(ref), false);
     const record = { version: 1 as const, key: KEY, inputs: { kind: "r" as const, rVersion: "4.4.1", arch: "x86_64" as const, image: "i", scripts: "s" } };
-    await store.put(ref, zip, record);
+    await assert.rejects(store.writeRecord(ref, record), /its zip is not in/);
+    assert.equal(await store.has(ref), false);
+    await mkdir(join(root, "artifacts", "layers"), { recursive: true });
+    await writeFile(join(root, "artifacts", "layers", `${KEY}.zip`), "zip bytes");
+    assert.equal(await store.has(ref), false, "a zip without its record is an unfinished build");
+    await store.writeRecord(ref, record);
     assert.equal(await store.has(ref), true);
     assert.deepEqual(await store.readRecord(ref), record);
-    assert.equal(await readFile(join(root, "artifacts", "layers", `${KEY}.zip`), "utf8"), "zip bytes");
     await rm(join(root, "artifacts", "layers", `${KEY}.zip`));
     assert.equal(await store.has(ref), false, "a record without its zip is not an artifact");
+  });
+
+  test("outputs index round-trips", async () => {
+    const store = new LocalArtifactStore(await tempDir());
+    assert.equal(await store.readOutputs(), undefined);
+    const index = { version: 1 as const, generatedAt: "2026-11-25T00:00:00.000Z", layers: [] };
+    await store.writeOutputs(index);
+    assert.deepEqual(await store.readOutputs(), index);
   });
 });
 
@@ -117,12 +128,10 @@ describe("observe", () => {
   test("the local backend and the in-memory fake observe the same state", async () => {
     const graph = computeBuildGraph(manifestFrom(BASE_YAML), DIGESTS);
     const root = await tempDir();
-    const zip = join(root, "zip");
-    await writeFile(zip, "z");
     const local = { description: { backend: "local" as const, location: root }, artifacts: new LocalArtifactStore(join(root, "s")), layers: new LocalPublishedLayers(join(root, "s")) };
     const memory = memoryBackend();
-    await seedReconciled(local, graph, zip);
-    await seedReconciled(memory, graph, zip);
+    await seedReconciled(local, graph);
+    await seedReconciled(memory, graph);
     const a = await observe(graph, local, { prune: true });
     const b = await observe(graph, memory, { prune: true });
     const shape = (o: typeof a) => ({
@@ -137,5 +146,28 @@ describe("observe", () => {
         ]),
     });
     assert.deepEqual(shape(a), shape(b));
+  });
+});
+
+describe("local state lock", () => {
+  const info = (id: string) => ({ id, holder: `ci@${id}`, createdAt: "2026-11-25T00:00:00.000Z", expiresAt: "2026-11-25T01:00:00.000Z" });
+
+  test("one holder at a time; release only by the holder", async () => {
+    const root = await tempDir();
+    const a = new LocalStateLock(root);
+    const b = new LocalStateLock(root);
+    assert.deepEqual(await a.acquire(info("one")), { acquired: true });
+    assert.deepEqual(await b.acquire(info("two")), { acquired: false, holder: info("one") });
+    await b.release("two");
+    assert.deepEqual(await a.read(), info("one"), "a non-holder's release changes nothing");
+    await a.release("one");
+    assert.equal(await a.read(), undefined);
+    assert.deepEqual(await b.acquire(info("two")), { acquired: true });
+  });
+
+  test("racing acquirers: exactly one wins", async () => {
+    const root = await tempDir();
+    const results = await Promise.all(Array.from({ length: 8 }, (_, i) => new LocalStateLock(root).acquire(info(`r${i}`))));
+    assert.equal(results.filter((r) => r.acquired).length, 1);
   });
 });

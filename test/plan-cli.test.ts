@@ -44,7 +44,6 @@ describe("tsx pipeline/plan.ts", () => {
     await seedReconciled(
       { description: { backend: "local", location: root }, artifacts: new LocalArtifactStore(root), layers: new LocalPublishedLayers(root) },
       graph,
-      join(REPO, "package.json"),
     );
     const none = await runEntry("plan.ts", ["--manifest", manifest, "--state", state, "--detailed-exitcode"]);
     assert.equal(none.status, 0, none.stderr);

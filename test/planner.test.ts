@@ -8,7 +8,7 @@ import { observe } from "../pipeline/lib/state/observe.ts";
 import { versionDescription } from "../pipeline/lib/naming.ts";
 import { BASE_YAML, DIGESTS, edit, manifestFrom } from "./support/manifests.ts";
 import { memoryBackend } from "./support/memory-backend.ts";
-import { seedReconciled } from "./support/seed.ts";
+import { seedReconciled, storeArtifact } from "./support/seed.ts";
 
 const NOW = new Date("2026-11-25T12:00:00Z");
 
@@ -190,7 +190,7 @@ describe("planner: artifacts are a cache", () => {
     const backend = memoryBackend();
     const graph = computeBuildGraph(manifestFrom(BASE_YAML), DIGESTS);
     for (const b of graph.layerBuilds) {
-      await backend.artifacts.put({ kind: "layer", key: b.key }, "/dev/null", { version: 1, key: b.key, inputs: b.inputs });
+      await storeArtifact(backend, { kind: "layer", key: b.key }, b.inputs);
     }
     const p = await planFor(BASE_YAML, backend);
     assert.equal(p.summary.build, 0);
@@ -208,7 +208,7 @@ describe("planner: artifacts are a cache", () => {
     const backend = memoryBackend();
     const graph = computeBuildGraph(manifestFrom(BASE_YAML), DIGESTS);
     for (const b of graph.rBuilds) {
-      await backend.artifacts.put({ kind: "r", key: b.key }, "/dev/null", { version: 1, key: b.key, inputs: b.inputs });
+      await storeArtifact(backend, { kind: "r", key: b.key }, b.inputs);
     }
     const p = await planFor(BASE_YAML, backend);
     assert.equal(p.actions.filter((a) => a.kind === "compile-r").length, 0);

@@ -11,6 +11,7 @@ import type {
   ArtifactRef,
   ArtifactStore,
   Grant,
+  OutputsIndex,
   PublishRequest,
   PublishedLayers,
   PublishedVersion,
@@ -29,7 +30,9 @@ export class CallLog {
 }
 
 export class MemoryArtifactStore implements ArtifactStore {
+  readonly storeUrl = "memory://artifacts";
   readonly records = new Map<string, BuildRecord>();
+  outputs: OutputsIndex | undefined;
   constructor(readonly log = new CallLog()) {}
 
   async has(ref: ArtifactRef): Promise<boolean> {
@@ -40,9 +43,17 @@ export class MemoryArtifactStore implements ArtifactStore {
     this.log.record("artifacts.readRecord");
     return this.records.get(`${ref.kind}:${ref.key}`);
   }
-  async put(ref: ArtifactRef, _zipFile: string, record: BuildRecord): Promise<void> {
-    this.log.record("artifacts.put");
+  async writeRecord(ref: ArtifactRef, record: BuildRecord): Promise<void> {
+    this.log.record("artifacts.writeRecord");
     this.records.set(`${ref.kind}:${ref.key}`, record);
+  }
+  async writeOutputs(index: OutputsIndex): Promise<void> {
+    this.log.record("artifacts.writeOutputs");
+    this.outputs = index;
+  }
+  async readOutputs(): Promise<OutputsIndex | undefined> {
+    this.log.record("artifacts.readOutputs");
+    return this.outputs;
   }
   async copyToRegion(ref: ArtifactRef, region: string): Promise<ArtifactLocation> {
     this.log.record("artifacts.copyToRegion");
@@ -90,6 +101,11 @@ export class MemoryPublishedLayers implements PublishedLayers {
     this.log.record("layers.listVersions");
     const stored = this.regions.get(region)?.get(layerName);
     return [...(stored?.versions ?? [])].reverse().map((v) => this.view(region, layerName, v));
+  }
+  async getLatest(region: string, layerName: string): Promise<PublishedVersion | undefined> {
+    this.log.record("layers.getLatest");
+    const latest = this.regions.get(region)?.get(layerName)?.versions.at(-1);
+    return latest ? this.view(region, layerName, latest) : undefined;
   }
   async readGrants(region: string, layerName: string, version: number): Promise<Grant[]> {
     this.log.record("layers.readGrants");

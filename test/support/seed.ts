@@ -1,15 +1,28 @@
 /** Puts a backend in the state a complete reconcile of a build graph would leave. */
+import { mkdir, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import type { BuildGraph } from "../../pipeline/lib/build/graph.ts";
+import type { ArtifactRef } from "../../pipeline/lib/state/ports.ts";
 import { desiredGrants } from "../../pipeline/lib/plan/planner.ts";
-import { versionDescription } from "../../pipeline/lib/naming.ts";
+import { artifactObjectKey, versionDescription } from "../../pipeline/lib/naming.ts";
+import type { BuildRecord } from "../../pipeline/lib/build/inputs.ts";
 import type { Backend } from "../../pipeline/lib/state/observe.ts";
 
-export async function seedReconciled(backend: Backend, graph: BuildGraph, zipFile = "/dev/null"): Promise<void> {
-  for (const b of graph.rBuilds) {
-    await backend.artifacts.put({ kind: "r", key: b.key }, zipFile, { version: 1, key: b.key, inputs: b.inputs });
+/** What a build leaves behind: the zip (for a file store), then the record that marks it complete. */
+export async function storeArtifact(backend: Backend, ref: ArtifactRef, inputs: BuildRecord["inputs"]): Promise<void> {
+  if (backend.artifacts.storeUrl.startsWith("file:")) {
+    const file = join(fileURLToPath(backend.artifacts.storeUrl), artifactObjectKey(ref.kind, ref.key));
+    await mkdir(dirname(file), { recursive: true });
+    await writeFile(file, `zip of ${ref.key}`);
   }
+  await backend.artifacts.writeRecord(ref, { version: 1, key: ref.key, inputs });
+}
+
+export async function seedReconciled(backend: Backend, graph: BuildGraph): Promise<void> {
+  for (const b of graph.rBuilds) await storeArtifact(backend, { kind: "r", key: b.key }, b.inputs);
   for (const b of graph.layerBuilds) {
-    await backend.artifacts.put({ kind: "layer", key: b.key }, zipFile, { version: 1, key: b.key, inputs: b.inputs });
+    await storeArtifact(backend, { kind: "layer", key: b.key }, b.inputs);
     for (const region of b.layer.regions) {
       const content = await backend.artifacts.copyToRegion({ kind: "layer", key: b.key }, region);
       const v = await backend.layers.publish({

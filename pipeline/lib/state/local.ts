@@ -6,11 +6,14 @@
  *   artifacts/r/<key>.zip, artifacts/r/<key>.json          R builds and their records
  *   artifacts/layers/<key>.zip, artifacts/layers/<key>.json package layers and their records
  *   published/<region>/<layer-name>.json                   versions of one layer in one region
+ *   outputs/index.json                                     what is published, for function owners
+ *   lock.json                                              held while a reconcile runs
  *
  * Versions behave as Lambda's do: numbers only grow and are never reused after a delete.
  */
-import { copyFile, mkdir, readFile, readdir, rename, stat, writeFile } from "node:fs/promises";
+import { mkdir, open, readFile, readdir, rename, stat, unlink, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { StateError } from "../errors.ts";
 import { artifactObjectKey, artifactRecordKey, keyFromDescription } from "../naming.ts";
 import type { Arch } from "../manifest/types.ts";
@@ -20,6 +23,10 @@ import type {
   ArtifactRef,
   ArtifactStore,
   Grant,
+  LockAttempt,
+  LockInfo,
+  OutputsIndex,
+  StateLock,
   PublishRequest,
   PublishedLayers,
   PublishedVersion,
@@ -72,7 +79,11 @@ async function writeJsonAtomic(file: string, value: unknown): Promise<void> {
 }
 
 export class LocalArtifactStore implements ArtifactStore {
-  constructor(readonly root: string) {}
+  readonly storeUrl: string;
+
+  constructor(readonly root: string) {
+    this.storeUrl = pathToFileURL(root).href;
+  }
 
   path(objectKey: string): string {
     return join(this.root, ...objectKey.split("/"));
@@ -100,14 +111,19 @@ export class LocalArtifactStore implements ArtifactStore {
     return readJson<BuildRecord>(this.path(artifactRecordKey(ref.kind, ref.key)));
   }
 
-  async put(ref: ArtifactRef, zipFile: string, record: BuildRecord): Promise<void> {
-    const target = this.path(artifactObjectKey(ref.kind, ref.key));
-    await mkdir(dirname(target), { recursive: true });
-    const tmp = `${target}.${process.pid}.tmp`;
-    await copyFile(zipFile, tmp);
-    await rename(tmp, target);
-    // The record goes last: its presence is what marks the artifact complete.
+  async writeRecord(ref: ArtifactRef, record: BuildRecord): Promise<void> {
+    if (!(await this.exists(artifactObjectKey(ref.kind, ref.key)))) {
+      throw new StateError(`cannot record ${ref.kind} ${ref.key}: its zip is not in ${this.root}`);
+    }
     await writeJsonAtomic(this.path(artifactRecordKey(ref.kind, ref.key)), record);
+  }
+
+  async writeOutputs(index: OutputsIndex): Promise<void> {
+    await writeJsonAtomic(join(this.root, "outputs", "index.json"), index);
+  }
+
+  async readOutputs(): Promise<OutputsIndex | undefined> {
+    return readJson<OutputsIndex>(join(this.root, "outputs", "index.json"));
   }
 
   async copyToRegion(ref: ArtifactRef, _region: string): Promise<ArtifactLocation> {
@@ -182,6 +198,10 @@ export class LocalPublishedLayers implements PublishedLayers {
     return [...stored.versions].sort((a, b) => b.version - a.version).map((v) => this.view(region, layerName, v));
   }
 
+  async getLatest(region: string, layerName: string): Promise<PublishedVersion | undefined> {
+    return (await this.listVersions(region, layerName))[0];
+  }
+
   async readGrants(region: string, layerName: string, version: number): Promise<Grant[]> {
     const [, found] = await this.loadOrThrow(region, layerName, version);
     return found.grants;
@@ -222,5 +242,48 @@ export class LocalPublishedLayers implements PublishedLayers {
     if (!stored) return;
     stored.versions = stored.versions.filter((v) => v.version !== version);
     await writeJsonAtomic(this.file(region, layerName), stored);
+  }
+}
+
+/** The reconcile lock as a file created exclusively (`wx`), the local twin of S3's `If-None-Match: *`. */
+export class LocalStateLock implements StateLock {
+  private readonly file: string;
+
+  constructor(root: string) {
+    this.file = join(root, "lock.json");
+  }
+
+  async acquire(info: LockInfo): Promise<LockAttempt> {
+    await mkdir(dirname(this.file), { recursive: true });
+    let handle;
+    try {
+      handle = await open(this.file, "wx");
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+      const holder = await this.read();
+      // Removed between our attempt and the read: try once more rather than report no one.
+      if (!holder) return this.acquire(info);
+      return { acquired: false, holder };
+    }
+    try {
+      await handle.writeFile(`${JSON.stringify(info, null, 2)}\n`);
+    } finally {
+      await handle.close();
+    }
+    return { acquired: true };
+  }
+
+  async release(id: string): Promise<void> {
+    const holder = await this.read();
+    if (holder?.id !== id) return;
+    try {
+      await unlink(this.file);
+    } catch (error) {
+      if (!isMissing(error)) throw error;
+    }
+  }
+
+  async read(): Promise<LockInfo | undefined> {
+    return readJson<LockInfo>(this.file);
   }
 }

@@ -14,14 +14,43 @@ export interface ArtifactRef {
 }
 
 export interface ArtifactStore {
-  /** Whether the artifact exists in the build region. Only "not found" is false; any other failure throws. */
+  /**
+   * Where builds write their zips, as the build scripts take it in `ARTIFACT_STORE`:
+   * `s3://bucket` or `file:///abs/path`. Object keys below it are `naming.artifactObjectKey`.
+   */
+  readonly storeUrl: string;
+  /** Whether the artifact (zip and record) exists in the build region. Only "not found" is false; any other failure throws. */
   has(ref: ArtifactRef): Promise<boolean>;
   /** The build record stored beside an artifact, or undefined when there is none. */
   readRecord(ref: ArtifactRef): Promise<BuildRecord | undefined>;
-  /** Stores a built zip (from a local file) and its record in the build region. */
-  put(ref: ArtifactRef, zipFile: string, record: BuildRecord): Promise<void>;
+  /** Marks a built zip complete by storing its record beside it (the build wrote the zip itself). */
+  writeRecord(ref: ArtifactRef, record: BuildRecord): Promise<void>;
   /** Makes the artifact available in a region's bucket (Lambda reads layer content from its own region). */
   copyToRegion(ref: ArtifactRef, region: string): Promise<ArtifactLocation>;
+  /** The index of what is published, for function owners (written after each reconcile). */
+  writeOutputs(index: OutputsIndex): Promise<void>;
+  readOutputs(): Promise<OutputsIndex | undefined>;
+}
+
+export interface OutputsEntry {
+  readonly layer: string;
+  readonly layerName: string;
+  readonly r: string;
+  readonly arch: Arch;
+  readonly region: string;
+  /** Layer version ARN, with the version number. */
+  readonly arn: string;
+  readonly version: number;
+  readonly key: string;
+  readonly zippedBytes?: number;
+  readonly unzippedBytes?: number;
+}
+
+export interface OutputsIndex {
+  readonly version: 1;
+  readonly generatedAt: string;
+  readonly commit?: string;
+  readonly layers: readonly OutputsEntry[];
 }
 
 export interface ArtifactLocation {
@@ -59,6 +88,8 @@ export interface PublishedLayers {
   listLatest(region: string): Promise<PublishedVersion[]>;
   /** Every version of one layer in a region, newest first. */
   listVersions(region: string, layerName: string): Promise<PublishedVersion[]>;
+  /** The newest version of one layer, read fresh (before publishing, so a re-run never publishes a key twice). */
+  getLatest(region: string, layerName: string): Promise<PublishedVersion | undefined>;
   /** Who may use one version. */
   readGrants(region: string, layerName: string, version: number): Promise<Grant[]>;
   publish(request: PublishRequest): Promise<PublishedVersion>;
@@ -87,4 +118,53 @@ export function describeGrant(grant: Grant): string {
     case "public":
       return "everyone (public)";
   }
+}
+
+/** Who holds the reconcile lock, and until when. */
+export interface LockInfo {
+  readonly id: string;
+  readonly holder: string;
+  readonly createdAt: string;
+  readonly expiresAt: string;
+  readonly commit?: string;
+}
+
+export type LockAttempt = { readonly acquired: true } | { readonly acquired: false; readonly holder: LockInfo };
+
+/** One reconcile at a time per state store (S3: a conditional put, `If-None-Match: *`). */
+export interface StateLock {
+  /** Takes the lock unless someone holds it; never overwrites another holder's lock. */
+  acquire(info: LockInfo): Promise<LockAttempt>;
+  /** Releases the lock if `id` still holds it. */
+  release(id: string): Promise<void>;
+  read(): Promise<LockInfo | undefined>;
+}
+
+export interface BuildRequest {
+  /** The plan action this build carries out, e.g. `build-layer:runtime:4.4.1:arm64`. */
+  readonly actionId: string;
+  readonly kind: ArtifactKind;
+  readonly key: string;
+  readonly arch: Arch;
+  readonly image: string;
+  /** Buildspec file under `buildspecs/`. */
+  readonly buildspec: "r-compile.yml" | "layer.yml";
+  /** The build's only inputs (see buildspecs/README.md for the contract). */
+  readonly env: Readonly<Record<string, string>>;
+  readonly timeoutMinutes: number;
+}
+
+export type BuildOutcome =
+  | { readonly status: "succeeded"; readonly exported: Readonly<Record<string, string>> }
+  | {
+      readonly status: "failed";
+      readonly phase?: string;
+      readonly message: string;
+      readonly logTail: readonly string[];
+      readonly link?: string;
+    };
+
+/** Runs builds: CodeBuild in AWS, the local build runner on this machine. */
+export interface Builder {
+  run(request: BuildRequest, onLog: (line: string) => void): Promise<BuildOutcome>;
 }
