@@ -11,6 +11,8 @@ export type ErrorCode =
   | "STATE_CONFLICT"
   | "BACKEND_UNAVAILABLE"
   | "BUILD_FAILED"
+  | "RECONCILE_FAILED"
+  | "LOCKED"
   | "INTERNAL";
 
 export class PipelineError extends Error {

@@ -1,5 +1,4 @@
 /** `plan`: read the manifest and the state, print what a reconcile would do. Changes nothing. */
-import { dirname, join } from "node:path";
 import { parseArgs } from "node:util";
 import { UsageError } from "../errors.ts";
 import { computeBuildGraph } from "../build/graph.ts";
@@ -11,8 +10,12 @@ import { renderJson } from "../render/json.ts";
 import { renderMarkdown } from "../render/markdown.ts";
 import { renderText } from "../render/text.ts";
 import { hasChanges } from "../render/common.ts";
-import { createBackend } from "./backend.ts";
+import { createWorkspace, defaultStateDir } from "./backend.ts";
 import type { BackendName } from "./backend.ts";
+import type { Workspace, WorkspaceOptions } from "./backend.ts";
+import type { BuildGraph } from "../build/graph.ts";
+import type { Manifest } from "../manifest/types.ts";
+import type { Plan } from "../plan/types.ts";
 
 export const PLAN_USAGE = `Usage: tsx pipeline/plan.ts [options]
 
@@ -77,13 +80,44 @@ export function parsePlanArgs(argv: readonly string[], env: NodeJS.ProcessEnv, i
   return {
     manifest,
     backend: oneOf("--backend", v.backend ?? "local", ["local", "aws"] as const),
-    state: v.state ?? join(dirname(manifest), ".layers"),
+    state: v.state ?? defaultStateDir(manifest),
     format: oneOf("--format", v.format ?? "text", ["text", "json", "markdown"] as const),
     prune: v.prune ?? false,
     detailedExitcode: v["detailed-exitcode"] ?? false,
     colour,
     help: v.help ?? false,
   };
+}
+
+export interface Opened {
+  readonly manifestFile: string;
+  readonly manifest: Manifest;
+  readonly graph: BuildGraph;
+  readonly workspace: Workspace;
+}
+
+/** Reads and validates the manifest, hashes the build inputs, and sets up the backend. */
+export async function openWorkspace(
+  options: Pick<PlanOptions, "manifest" | "backend" | "state">,
+  workspaceOptions: Omit<WorkspaceOptions, "stateDir"> = {},
+): Promise<Opened> {
+  const manifest = await loadManifest(options.manifest);
+  const workspace = createWorkspace(options.backend, manifest, { stateDir: options.state, ...workspaceOptions });
+  const graph = computeBuildGraph(manifest, await readSourceDigests());
+  return { manifestFile: options.manifest, manifest, graph, workspace };
+}
+
+/** Reads the state the plan needs and plans. */
+export async function planFor(opened: Opened, prune: boolean, now: Date): Promise<Plan> {
+  const observed = await observe(opened.graph, opened.workspace.backend, { prune });
+  return plan({
+    manifestFile: opened.manifestFile,
+    graph: opened.graph,
+    observed,
+    now,
+    prune,
+    warnings: opened.manifest.warnings,
+  });
 }
 
 export interface PlanIo {
@@ -96,18 +130,7 @@ export async function planCommand(options: PlanOptions, io: PlanIo): Promise<num
     io.stdout(PLAN_USAGE);
     return 0;
   }
-  const manifest = await loadManifest(options.manifest);
-  const backend = createBackend(options.backend, options.state);
-  const graph = computeBuildGraph(manifest, await readSourceDigests());
-  const observed = await observe(graph, backend, { prune: options.prune });
-  const result = plan({
-    manifestFile: options.manifest,
-    graph,
-    observed,
-    now: io.now(),
-    prune: options.prune,
-    warnings: manifest.warnings,
-  });
+  const result = await planFor(await openWorkspace(options), options.prune, io.now());
   switch (options.format) {
     case "text":
       io.stdout(renderText(result, { colour: options.colour }));

@@ -13,6 +13,8 @@ const EXIT_STATUS: Readonly<Record<ErrorCode, number>> = {
   STATE_CONFLICT: 1,
   BACKEND_UNAVAILABLE: 1,
   BUILD_FAILED: 1,
+  RECONCILE_FAILED: 1,
+  LOCKED: 1,
   INTERNAL: 1,
 };
 

@@ -6,7 +6,7 @@
  */
 import type { Arch } from "../manifest/types.ts";
 import type { ArtifactKind } from "../naming.ts";
-import type { BuildRecord } from "../build/inputs.ts";
+import type { BuildInputs, BuildRecord } from "../build/inputs.ts";
 
 export interface ArtifactRef {
   readonly kind: ArtifactKind;
@@ -143,19 +143,25 @@ export interface StateLock {
 export interface BuildRequest {
   /** The plan action this build carries out, e.g. `build-layer:runtime:4.4.1:arm64`. */
   readonly actionId: string;
-  readonly kind: ArtifactKind;
   readonly key: string;
-  readonly arch: Arch;
+  /**
+   * What to build. Each builder turns these into the build's environment variables with
+   * `build/local-build.ts#buildEnvironment` (the contract in buildspecs/README.md), using its
+   * own artifact store location, and picks the buildspec by `inputs.kind`.
+   */
+  readonly inputs: BuildInputs;
+  /** Build image for `inputs.arch`. */
   readonly image: string;
-  /** Buildspec file under `buildspecs/`. */
-  readonly buildspec: "r-compile.yml" | "layer.yml";
-  /** The build's only inputs (see buildspecs/README.md for the contract). */
-  readonly env: Readonly<Record<string, string>>;
   readonly timeoutMinutes: number;
 }
 
 export type BuildOutcome =
-  | { readonly status: "succeeded"; readonly exported: Readonly<Record<string, string>> }
+  | {
+      readonly status: "succeeded";
+      readonly exported: Readonly<Record<string, string>>;
+      /** The metadata file the build wrote beside the zip (sizes, package versions), when the builder can read it. */
+      readonly metadata?: Readonly<Record<string, unknown>>;
+    }
   | {
       readonly status: "failed";
       readonly phase?: string;

@@ -1,0 +1,205 @@
+/**
+ * `reconcile`: make what is published match the manifest. Takes the lock, plans, carries out the
+ * plan (builds, publishes, grants, prunes), writes the outputs index, releases the lock.
+ */
+import { parseArgs } from "node:util";
+import { simpleGit } from "simple-git";
+import { PipelineError, UsageError } from "../errors.ts";
+import { TOOL_ROOT } from "../build/sources.ts";
+import { execute } from "../execute/executor.ts";
+import { collectOutputs, renderOutputsText } from "../execute/outputs.ts";
+import { createProgressRenderer, progressStyle, summaryText } from "../execute/progress.ts";
+import { createStepRunner } from "../execute/steps.ts";
+import { renderText } from "../render/text.ts";
+import { acquireLock, lockHolder } from "./lock.ts";
+import { openWorkspace, planFor } from "./plan-command.ts";
+import type { Opened } from "./plan-command.ts";
+import { defaultStateDir } from "./backend.ts";
+import type { BackendName } from "./backend.ts";
+
+export const RECONCILE_USAGE = `Usage: tsx pipeline/reconcile.ts [options]
+
+Builds, publishes, grants and (with --prune) deletes so that what is published matches the
+manifest. Safe to re-run: it only does what the plan says is missing.
+
+Options:
+  --manifest FILE          manifest (default: layers.yaml)
+  --backend local|aws      where state is read and changed (default: local)
+  --state DIR              local backend folder (default: .layers beside the manifest)
+  --prune                  also delete versions beyond retention and layers no longer in the manifest
+  --build-mode host|docker local backend only: build on this machine (default) or in the Lambda image
+  --lock-timeout SECONDS   wait this long for another reconcile to finish (default: 0)
+  --force-unlock ID        remove a lock left by a killed run (the id is in the error message), then exit
+  --api-concurrency N      API calls in flight at once (default: 8)
+  --color / --no-color     force colour in the plan on or off
+  -h, --help               show this help
+`;
+
+export interface ReconcileOptions {
+  manifest: string;
+  backend: BackendName;
+  state: string;
+  prune: boolean;
+  buildMode: "host" | "docker";
+  lockTimeoutSeconds: number;
+  forceUnlock?: string;
+  apiConcurrency: number;
+  colour: boolean;
+  help: boolean;
+}
+
+function nonNegativeInt(flag: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!/^\d+$/.test(value)) throw new UsageError(`${flag} must be a whole number, not "${value}"`);
+  return Number(value);
+}
+
+export function parseReconcileArgs(argv: readonly string[], env: NodeJS.ProcessEnv, isTty: boolean): ReconcileOptions {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      strict: true,
+      allowPositionals: false,
+      options: {
+        manifest: { type: "string" },
+        backend: { type: "string" },
+        state: { type: "string" },
+        prune: { type: "boolean" },
+        "build-mode": { type: "string" },
+        "lock-timeout": { type: "string" },
+        "force-unlock": { type: "string" },
+        "api-concurrency": { type: "string" },
+        color: { type: "boolean" },
+        "no-color": { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+      },
+    });
+  } catch (error) {
+    throw new UsageError(`${(error as Error).message}\n\n${RECONCILE_USAGE}`);
+  }
+  const v = parsed.values;
+  const manifest = v.manifest ?? "layers.yaml";
+  const backend = v.backend ?? "local";
+  if (backend !== "local" && backend !== "aws") throw new UsageError(`--backend must be one of local, aws, not "${backend}"`);
+  const buildMode = v["build-mode"] ?? "host";
+  if (buildMode !== "host" && buildMode !== "docker") throw new UsageError(`--build-mode must be one of host, docker, not "${buildMode}"`);
+  const apiConcurrency = nonNegativeInt("--api-concurrency", v["api-concurrency"], 8);
+  if (apiConcurrency < 1) throw new UsageError("--api-concurrency must be at least 1");
+  return {
+    manifest,
+    backend,
+    state: v.state ?? defaultStateDir(manifest),
+    prune: v.prune ?? false,
+    buildMode,
+    lockTimeoutSeconds: nonNegativeInt("--lock-timeout", v["lock-timeout"], 0),
+    ...(v["force-unlock"] ? { forceUnlock: v["force-unlock"] } : {}),
+    apiConcurrency,
+    colour: v["no-color"] ? false : v.color ? true : isTty && !env.NO_COLOR,
+    help: v.help ?? false,
+  };
+}
+
+export interface ReconcileIo {
+  readonly stdout: (text: string) => void;
+  readonly now: () => Date;
+  readonly env: NodeJS.ProcessEnv;
+  readonly isTty: boolean;
+}
+
+async function currentCommit(): Promise<string | undefined> {
+  try {
+    const git = simpleGit(TOOL_ROOT);
+    if (!(await git.checkIsRepo())) return undefined;
+    return (await git.revparse(["HEAD"])).trim() || undefined;
+  } catch {
+    // A checkout without commits (or without git) still reconciles; the commit is informative only.
+    return undefined;
+  }
+}
+
+export async function reconcileCommand(options: ReconcileOptions, io: ReconcileIo): Promise<number> {
+  if (options.help) {
+    io.stdout(RECONCILE_USAGE);
+    return 0;
+  }
+  const opened = await openWorkspace(options, { buildMode: { kind: options.buildMode } });
+  const { workspace } = opened;
+
+  if (options.forceUnlock) {
+    const holder = await workspace.lock.read();
+    if (!holder) {
+      io.stdout("No lock is held.\n");
+      return 0;
+    }
+    if (holder.id !== options.forceUnlock) {
+      throw new UsageError(`the lock is held by ${holder.holder} with id ${holder.id}, not ${options.forceUnlock}; nothing was removed`);
+    }
+    await workspace.lock.release(holder.id);
+    io.stdout(`Removed the lock ${holder.id} held by ${holder.holder} since ${holder.createdAt}.\n`);
+    return 0;
+  }
+
+  return runReconcile(opened, {
+    prune: options.prune,
+    apiConcurrency: options.apiConcurrency,
+    lockTimeoutSeconds: options.lockTimeoutSeconds,
+    colour: options.colour,
+    commit: await currentCommit(),
+    io,
+  });
+}
+
+export interface RunReconcileOptions {
+  readonly prune: boolean;
+  readonly apiConcurrency: number;
+  readonly lockTimeoutSeconds: number;
+  readonly colour: boolean;
+  readonly commit: string | undefined;
+  readonly io: ReconcileIo;
+}
+
+/** The reconcile itself, on an opened workspace: lock, plan, execute, outputs, unlock. */
+export async function runReconcile(opened: Opened, options: RunReconcileOptions): Promise<number> {
+  const { workspace, manifest } = opened;
+  const { io, commit } = options;
+  const lock = await acquireLock(workspace.lock, {
+    holder: lockHolder(io.env),
+    ...(commit ? { commit } : {}),
+    ttlMs: (manifest.builder.timeoutMinutes + 30) * 60_000,
+    waitMs: options.lockTimeoutSeconds * 1000,
+    now: io.now,
+    onWait: (holder) => io.stdout(`Waiting up to ${options.lockTimeoutSeconds}s for the lock held by ${holder.holder}…\n`),
+  });
+  try {
+    const plan = await planFor(opened, options.prune, io.now());
+    io.stdout(renderText(plan, { colour: options.colour }));
+    if (plan.actions.length > 0) {
+      io.stdout("\n");
+      const steps = createStepRunner({ manifest, graph: opened.graph, backend: workspace.backend, builder: workspace.builder, ...(commit ? { commit } : {}) });
+      const summary = await execute(plan.actions, steps, {
+        buildConcurrency: manifest.builder.parallelism,
+        apiConcurrency: options.apiConcurrency,
+        onEvent: createProgressRenderer(progressStyle(io.env, io.isTty), io.stdout),
+      });
+      io.stdout(`\n${summaryText(summary)}\n`);
+      if (summary.failed.length > 0) {
+        await writeOutputs();
+        throw new PipelineError(
+          "RECONCILE_FAILED",
+          `${summary.failed.length} action${summary.failed.length === 1 ? "" : "s"} failed (${summary.failed.join(", ")}); ${summary.skipped.length} skipped because they depend on a failure. Everything else was done; fix the failure and run again.`,
+        );
+      }
+    }
+    await writeOutputs();
+    return 0;
+  } finally {
+    await workspace.lock.release(lock.id);
+  }
+
+  async function writeOutputs(): Promise<void> {
+    const index = await collectOutputs(opened.graph, workspace.backend, io.now(), commit);
+    await workspace.backend.artifacts.writeOutputs(index);
+    io.stdout(`\nPublished layers (${index.layers.length}):\n${renderOutputsText(index)}`);
+  }
+}

@@ -1,0 +1,64 @@
+/**
+ * The index of what is published, so function owners can find ARNs without listing rights in
+ * the publishing account: one entry per layer, R version, architecture and region whose latest
+ * version carries the current key.
+ */
+import type { BuildGraph } from "../build/graph.ts";
+import type { Backend } from "../state/observe.ts";
+import type { OutputsEntry, OutputsIndex, PublishedVersion } from "../state/ports.ts";
+import { mapLimit } from "../util/concurrency.ts";
+
+export async function collectOutputs(graph: BuildGraph, backend: Backend, now: Date, commit?: string): Promise<OutputsIndex> {
+  const regions = [...new Set(graph.layerBuilds.flatMap((b) => b.layer.regions))].sort();
+  const heads = new Map<string, Map<string, PublishedVersion>>();
+  await mapLimit(regions, 8, async (region) => {
+    heads.set(region, new Map((await backend.layers.listLatest(region)).map((v) => [v.layerName, v])));
+  });
+  const sizes = new Map<string, { zipped?: number; unzipped?: number }>();
+  await mapLimit(graph.layerBuilds, 16, async (b) => {
+    const exported = (await backend.artifacts.readRecord({ kind: "layer", key: b.key }))?.metadata?.exported as
+      | Record<string, string>
+      | undefined;
+    const num = (v: string | undefined) => (v !== undefined && /^\d+$/.test(v) ? Number(v) : undefined);
+    sizes.set(b.key, { zipped: num(exported?.ARTIFACT_SIZE), unzipped: num(exported?.UNZIPPED_SIZE) });
+  });
+
+  const layers: OutputsEntry[] = [];
+  for (const b of graph.layerBuilds) {
+    for (const region of b.layer.regions) {
+      const head = heads.get(region)?.get(b.layerName);
+      if (!head || head.key !== b.key) continue;
+      const size = sizes.get(b.key);
+      layers.push({
+        layer: b.layer.name,
+        layerName: b.layerName,
+        r: b.rVersion,
+        arch: b.arch,
+        region,
+        arn: head.arn,
+        version: head.version,
+        key: b.key,
+        ...(size?.zipped !== undefined ? { zippedBytes: size.zipped } : {}),
+        ...(size?.unzipped !== undefined ? { unzippedBytes: size.unzipped } : {}),
+      });
+    }
+  }
+  return { version: 1, generatedAt: now.toISOString(), ...(commit ? { commit } : {}), layers };
+}
+
+export function renderOutputsText(index: OutputsIndex): string {
+  if (index.layers.length === 0) return "Nothing is published yet.\n";
+  const rows = index.layers.map((e) => [e.layer, e.r, e.arch, e.region, e.arn, e.unzippedBytes === undefined ? "" : `${(e.unzippedBytes / 1e6).toFixed(1)} MB`]);
+  const head = ["layer", "R", "arch", "region", "ARN", "unzipped"];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i] as number)).join("  ").trimEnd();
+  return `${[line(head), ...rows.map(line)].join("\n")}\n`;
+}
+
+export function renderOutputsMarkdown(index: OutputsIndex): string {
+  const lines = ["### Published layers", ""];
+  if (index.layers.length === 0) return `${lines.join("\n")}Nothing is published yet.\n`;
+  lines.push("| layer | R | arch | region | ARN |", "|---|---|---|---|---|");
+  for (const e of index.layers) lines.push(`| ${e.layer} | ${e.r} | ${e.arch} | ${e.region} | \`${e.arn}\` |`);
+  return `${lines.join("\n")}\n`;
+}

@@ -1,0 +1,122 @@
+/**
+ * How each kind of action is carried out through the ports. Every step is safe to run again:
+ * builds write content-addressed artifacts, a publish first re-reads the latest version and does
+ * nothing when it already carries the key, grants and deletions are idempotent.
+ */
+import type { BuildGraph, LayerBuild, RBuild } from "../build/graph.ts";
+import type { BuildInputs } from "../build/inputs.ts";
+import type { Manifest } from "../manifest/types.ts";
+import { versionDescription } from "../naming.ts";
+import type { Action } from "../plan/types.ts";
+import type { Backend } from "../state/observe.ts";
+import type { ArtifactRef, Builder } from "../state/ports.ts";
+import { describeGrant } from "../state/ports.ts";
+import { StepFailure } from "./executor.ts";
+import type { StepRunner } from "./executor.ts";
+
+export interface StepContext {
+  readonly manifest: Manifest;
+  readonly graph: BuildGraph;
+  readonly backend: Backend;
+  readonly builder: Builder;
+  /** The commit the manifest and scripts come from, recorded in each version's description. */
+  readonly commit?: string;
+}
+
+export function createStepRunner(ctx: StepContext): StepRunner {
+  const rBuilds = new Map<string, RBuild>(ctx.graph.rBuilds.map((b) => [b.key, b]));
+  const layerBuilds = new Map<string, LayerBuild>(ctx.graph.layerBuilds.map((b) => [b.key, b]));
+  const { artifacts, layers } = ctx.backend;
+
+  const build = async (actionId: string, ref: ArtifactRef, inputs: BuildInputs, log: (line: string) => void) => {
+    const outcome = await ctx.builder.run(
+      {
+        actionId,
+        key: ref.key,
+        inputs,
+        image: ctx.manifest.builder.images[inputs.arch],
+        timeoutMinutes: ctx.manifest.builder.timeoutMinutes,
+      },
+      log,
+    );
+    if (outcome.status === "failed") {
+      throw new StepFailure(outcome.message, {
+        ...(outcome.phase ? { phase: outcome.phase } : {}),
+        logTail: outcome.logTail,
+        ...(outcome.link ? { link: outcome.link } : {}),
+      });
+    }
+    // The record is what marks the artifact complete; it goes last.
+    await artifacts.writeRecord(ref, {
+      version: 1,
+      key: ref.key,
+      inputs,
+      metadata: { ...outcome.metadata, exported: outcome.exported },
+    });
+    return sizeNote(outcome.exported);
+  };
+
+  const layerBuildOf = (key: string): LayerBuild => {
+    const found = layerBuilds.get(key);
+    if (!found) throw new Error(`internal: no layer build with key ${key}`);
+    return found;
+  };
+
+  return async (action: Action, log) => {
+    switch (action.kind) {
+      case "compile-r": {
+        const rb = rBuilds.get(action.key);
+        if (!rb) throw new Error(`internal: no R build with key ${action.key}`);
+        return build(action.id, { kind: "r", key: rb.key }, rb.inputs, log);
+      }
+      case "build-layer": {
+        const lb = layerBuildOf(action.key);
+        return build(action.id, { kind: "layer", key: lb.key }, lb.inputs, log);
+      }
+      case "publish": {
+        const latest = await layers.getLatest(action.region, action.layerName);
+        if (latest?.key === action.key) return `already published as version ${latest.version}`;
+        const lb = layerBuildOf(action.key);
+        const content = await artifacts.copyToRegion({ kind: "layer", key: action.key }, action.region);
+        const published = await layers.publish({
+          region: action.region,
+          layerName: action.layerName,
+          description: versionDescription({ key: action.key, rVersion: action.r, arch: action.arch, ...(ctx.commit ? { commit: ctx.commit } : {}) }),
+          content,
+          architecture: action.arch,
+          ...(lb.layer.license ? { license: lb.layer.license } : {}),
+        });
+        return `version ${published.version}`;
+      }
+      case "grant": {
+        let version = action.version;
+        if (version === undefined) {
+          const latest = await layers.getLatest(action.region, action.layerName);
+          if (latest?.key !== action.key) {
+            throw new StepFailure(`no published version of ${action.layerName} in ${action.region} carries key ${action.key.slice(0, 12)}`);
+          }
+          version = latest.version;
+        }
+        for (const grant of action.add) await layers.addGrant(action.region, action.layerName, version, grant);
+        for (const grant of action.remove) await layers.removeGrant(action.region, action.layerName, version, grant);
+        const parts = [
+          ...action.add.map((g) => `+${describeGrant(g)}`),
+          ...action.remove.map((g) => `-${describeGrant(g)}`),
+        ];
+        return `version ${version}: ${parts.join(", ")}`;
+      }
+      case "prune": {
+        for (const version of action.versions) await layers.deleteVersion(action.region, action.layerName, version);
+        return `deleted version${action.versions.length === 1 ? "" : "s"} ${action.versions.join(", ")}`;
+      }
+    }
+  };
+}
+
+function sizeNote(exported: Readonly<Record<string, string>>): string | undefined {
+  const zipped = Number(exported.ARTIFACT_SIZE);
+  const unzipped = Number(exported.UNZIPPED_SIZE);
+  if (!Number.isFinite(zipped) || !Number.isFinite(unzipped) || !exported.ARTIFACT_SIZE) return undefined;
+  const mb = (n: number) => `${(n / 1_000_000).toFixed(1)} MB`;
+  return `${mb(zipped)} zipped, ${mb(unzipped)} unzipped`;
+}

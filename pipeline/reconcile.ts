@@ -1,0 +1,12 @@
+/** Makes what is published match the manifest. See `--help`. */
+import { parseReconcileArgs, reconcileCommand } from "./lib/cli/reconcile-command.ts";
+import { runCli } from "./lib/cli/run.ts";
+
+await runCli(async () =>
+  reconcileCommand(parseReconcileArgs(process.argv.slice(2), process.env, process.stdout.isTTY === true), {
+    stdout: (text) => process.stdout.write(text),
+    now: () => new Date(),
+    env: process.env,
+    isTty: process.stdout.isTTY === true,
+  }),
+);

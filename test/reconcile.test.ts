@@ -1,0 +1,202 @@
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { computeBuildGraph } from "../pipeline/lib/build/graph.ts";
+import type { Opened } from "../pipeline/lib/cli/plan-command.ts";
+import { runReconcile } from "../pipeline/lib/cli/reconcile-command.ts";
+import { PipelineError } from "../pipeline/lib/errors.ts";
+import { execute } from "../pipeline/lib/execute/executor.ts";
+import type { StepRunner } from "../pipeline/lib/execute/executor.ts";
+import { createStepRunner } from "../pipeline/lib/execute/steps.ts";
+import { plan } from "../pipeline/lib/plan/planner.ts";
+import type { Action } from "../pipeline/lib/plan/types.ts";
+import { observe } from "../pipeline/lib/state/observe.ts";
+import { BASE_YAML, DIGESTS, edit, manifestFrom } from "./support/manifests.ts";
+import { memoryBackend } from "./support/memory-backend.ts";
+import { FakeBuilder } from "./support/fake-builder.ts";
+import { LocalStateLock } from "../pipeline/lib/state/local.ts";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+type Memory = ReturnType<typeof memoryBackend>;
+
+function opened(yaml: string, backend: Memory, builder: FakeBuilder, lockDir: string): Opened {
+  const manifest = manifestFrom(yaml);
+  return {
+    manifestFile: "layers.yaml",
+    manifest,
+    graph: computeBuildGraph(manifest, DIGESTS),
+    workspace: { backend, builder, lock: new LocalStateLock(lockDir) },
+  };
+}
+
+async function reconcile(yaml: string, backend: Memory, builder = new FakeBuilder(), options: { prune?: boolean } = {}) {
+  const lockDir = await mkdtemp(join(tmpdir(), "rll-lock-"));
+  let out = "";
+  try {
+    const status = await runReconcile(opened(yaml, backend, builder, lockDir), {
+      prune: options.prune ?? false,
+      apiConcurrency: 4,
+      lockTimeoutSeconds: 0,
+      colour: false,
+      commit: "0123456789abcdef0123",
+      io: { stdout: (t) => (out += t), now: () => new Date("2026-11-25T12:00:00Z"), env: {}, isTty: false },
+    });
+    return { status, out, builder, error: undefined as PipelineError | undefined };
+  } catch (error) {
+    if (!(error instanceof PipelineError)) throw error;
+    return { status: 1, out, builder, error };
+  } finally {
+    await rm(lockDir, { recursive: true, force: true });
+  }
+}
+
+/** Every (layer name, region) with its versions' keys: what "published state" means for convergence. */
+async function publishedState(backend: Memory, yaml = BASE_YAML) {
+  const graph = computeBuildGraph(manifestFrom(yaml), DIGESTS);
+  const rows: string[] = [];
+  for (const b of graph.layerBuilds) {
+    for (const region of b.layer.regions) {
+      const versions = await backend.layers.listVersions(region, b.layerName);
+      rows.push(`${b.layerName}@${region}: ${versions.map((v) => `${v.version}=${v.key === b.key ? "current" : (v.key ?? "none").slice(0, 6)}`).join(",")}`);
+    }
+  }
+  return rows;
+}
+
+describe("reconcile (core, with fakes of the ports)", () => {
+  test("initial reconcile builds and publishes everything; the second does nothing", async () => {
+    const backend = memoryBackend();
+    const first = await reconcile(BASE_YAML, backend);
+    assert.equal(first.status, 0, first.out);
+    assert.equal(first.builder.requests.length, 13);
+    assert.equal(backend.log.count("layers.publish"), 17);
+    assert.match(first.out, /Reconcile: 30 succeeded, 0 failed, 0 skipped/);
+    assert.match(first.out, /Published layers \(17\):/);
+    assert.equal(backend.artifacts.outputs?.layers.length, 17);
+    assert.equal(backend.artifacts.outputs?.commit, "0123456789abcdef0123");
+    const runtime = backend.artifacts.outputs?.layers.find((l) => l.layerName === "r-runtime-4_4_1-arm64" && l.region === "eu-west-1");
+    assert.deepEqual(runtime && [runtime.arn, runtime.unzippedBytes], ["arn:aws:lambda:eu-west-1:123456789012:layer:r-runtime-4_4_1-arm64:1", 3000000]);
+
+    backend.log.calls.length = 0;
+    const second = await reconcile(BASE_YAML, backend);
+    assert.equal(second.status, 0);
+    assert.equal(second.builder.requests.length, 0);
+    const writes = backend.log.calls.filter((c) =>
+      /^(layers\.(publish|addGrant|removeGrant|deleteVersion)|artifacts\.(writeRecord|copyToRegion))$/.test(c),
+    );
+    assert.deepEqual(writes, [], "a no-op reconcile makes no writes but the outputs index");
+    assert.match(second.out, /No changes/);
+  });
+
+  test("editing one layer's packages rebuilds and republishes exactly that layer", async () => {
+    const backend = memoryBackend();
+    await reconcile(BASE_YAML, backend);
+    const yaml = edit(BASE_YAML, "packages: [data.table]", "packages: [data.table, gbm]");
+    backend.log.calls.length = 0;
+    const r = await reconcile(yaml, backend);
+    assert.equal(r.status, 0);
+    assert.deepEqual(r.builder.built(), ["build-layer:solo:4.4.1:x86_64"]);
+    assert.equal(backend.log.count("layers.publish"), 1);
+    assert.deepEqual((await backend.layers.listVersions("eu-west-1", "r-solo-4_4_1")).map((v) => v.version), [2, 1]);
+  });
+
+  test("adding a region copies and publishes without building", async () => {
+    const backend = memoryBackend();
+    await reconcile(BASE_YAML, backend);
+    backend.log.calls.length = 0;
+    const r = await reconcile(edit(BASE_YAML, "regions: [eu-west-1]", "regions: [eu-west-1, ap-south-1]"), backend);
+    assert.equal(r.builder.requests.length, 0);
+    assert.deepEqual(
+      backend.log.calls.filter((c) => c === "artifacts.copyToRegion" || c === "layers.publish"),
+      ["artifacts.copyToRegion", "layers.publish"],
+    );
+  });
+
+  test("a failed build leaves independent layers published, nothing dependent, and exits non-zero with the log tail", async () => {
+    const backend = memoryBackend();
+    const builder = new FakeBuilder({ fail: (req) => req.actionId === "build-layer:runtime:4.3.3:arm64" });
+    const r = await reconcile(BASE_YAML, backend, builder);
+    assert.equal(r.status, 1);
+    assert.equal(r.error?.code, "RECONCILE_FAILED");
+    assert.match(r.error?.message ?? "", /1 action failed \(build-layer:runtime:4\.3\.3:arm64\); 5 skipped/);
+    assert.match(r.out, /✖ build r-runtime-4_3_3-arm64 \(R 4\.3\.3, arm64\) failed in phase BUILD after \d+s: phase BUILD failed/);
+    assert.match(r.out, /│ Error: package 'gbm' had non-zero exit status/);
+    assert.match(r.out, /full log: https:\/\/console\.example\/build\/1/);
+    assert.match(r.out, /- skipped build r-stats-4_3_3-arm64 \(R 4\.3\.3, arm64\): build-layer:runtime:4\.3\.3:arm64 failed/);
+    // Independent: everything but runtime 4.3.3 arm64 and stats 4.3.3 arm64 (stacked on it) is published.
+    const state = await publishedState(backend);
+    const missing = state.filter((row) => row.endsWith(": "));
+    assert.deepEqual(missing, [
+      "r-runtime-4_3_3-arm64@us-east-1: ",
+      "r-runtime-4_3_3-arm64@eu-west-1: ",
+      "r-stats-4_3_3-arm64@us-east-1: ",
+      "r-stats-4_3_3-arm64@eu-west-1: ",
+    ]);
+    // The next run builds only what failed and what depends on it.
+    const again = await reconcile(BASE_YAML, backend);
+    assert.equal(again.status, 0);
+    assert.deepEqual(again.builder.built(), ["build-layer:runtime:4.3.3:arm64", "build-layer:stats:4.3.3:arm64"]);
+  });
+
+  test("builds run at most `parallelism` at a time", async () => {
+    const backend = memoryBackend();
+    const builder = new FakeBuilder({ delayMs: 20 });
+    await reconcile(edit(BASE_YAML, "  region: us-east-1\n  images", "  region: us-east-1\n  parallelism: 2\n  images"), backend, builder);
+    assert.equal(builder.maxInFlight, 2);
+  });
+
+  test("lowering retention prunes only with --prune", async () => {
+    const backend = memoryBackend();
+    await reconcile(BASE_YAML, backend);
+    for (const pkgs of ["data.table, gbm", "data.table, gbm, Rcpp"]) {
+      await reconcile(edit(BASE_YAML, "packages: [data.table]", `packages: [${pkgs}]`), backend);
+    }
+    const yaml = edit(BASE_YAML, "packages: [data.table]", "packages: [data.table, gbm, Rcpp]\n    retain: 1");
+    await reconcile(yaml, backend);
+    assert.equal((await backend.layers.listVersions("eu-west-1", "r-solo-4_4_1")).length, 3);
+    const pruned = await reconcile(yaml, backend, new FakeBuilder(), { prune: true });
+    assert.equal(pruned.status, 0);
+    assert.deepEqual((await backend.layers.listVersions("eu-west-1", "r-solo-4_4_1")).map((v) => v.version), [3]);
+  });
+
+  test("a crash at any step boundary, then a re-run, converges with no duplicate versions", async () => {
+    const reference = memoryBackend();
+    await reconcile(BASE_YAML, reference);
+    const expected = await publishedState(reference);
+
+    const manifest = manifestFrom(BASE_YAML);
+    const graph = computeBuildGraph(manifest, DIGESTS);
+    const total = 30;
+    for (let crashAfter = 0; crashAfter < total; crashAfter++) {
+      const backend = memoryBackend();
+      // Run the plan, stopping dead after `crashAfter` steps have completed (as a kill would).
+      const observed = await observe(graph, backend, { prune: false });
+      const p = plan({ manifestFile: "layers.yaml", graph, observed, now: new Date(0), prune: false });
+      const steps = createStepRunner({ manifest, graph, backend, builder: new FakeBuilder() });
+      let done = 0;
+      const crashing: StepRunner = async (action: Action, log) => {
+        if (done >= crashAfter) throw new Error("killed");
+        const note = await steps(action, log);
+        done++;
+        return note;
+      };
+      await execute(p.actions, crashing, { buildConcurrency: 1, apiConcurrency: 1, onEvent: () => undefined });
+      const rerun = await reconcile(BASE_YAML, backend);
+      assert.equal(rerun.status, 0, `crash after ${crashAfter}: ${rerun.out}`);
+      assert.deepEqual(await publishedState(backend), expected, `crash after ${crashAfter} steps`);
+    }
+  });
+
+  test("a publish that already happened (crash before the state was read again) is not repeated", async () => {
+    const backend = memoryBackend();
+    const manifest = manifestFrom(BASE_YAML);
+    const graph = computeBuildGraph(manifest, DIGESTS);
+    const p = plan({ manifestFile: "layers.yaml", graph, observed: await observe(graph, backend, { prune: false }), now: new Date(0), prune: false });
+    const steps = createStepRunner({ manifest, graph, backend, builder: new FakeBuilder() });
+    // Execute the same plan twice, as a re-run with a stale plan would.
+    await execute(p.actions, steps, { buildConcurrency: 2, apiConcurrency: 2, onEvent: () => undefined });
+    await execute(p.actions, steps, { buildConcurrency: 2, apiConcurrency: 2, onEvent: () => undefined });
+    assert.equal(backend.log.count("layers.publish"), 17);
+  });
+});
