@@ -200,3 +200,55 @@ describe("reconcile (core, with fakes of the ports)", () => {
     assert.equal(backend.log.count("layers.publish"), 17);
   });
 });
+
+describe("one reconcile at a time", () => {
+  test("two concurrent reconciles: exactly one acts, the other names the holder", async () => {
+    const backend = memoryBackend();
+    const lockDir = await mkdtemp(join(tmpdir(), "rll-lock-"));
+    const slow = new FakeBuilder({ delayMs: 30 });
+    const run = (builder: FakeBuilder, env: NodeJS.ProcessEnv) =>
+      runReconcile(opened(BASE_YAML, backend, builder, lockDir), {
+        prune: false,
+        apiConcurrency: 4,
+        lockTimeoutSeconds: 0,
+        colour: false,
+        commit: undefined,
+        io: { stdout: () => undefined, now: () => new Date(), env, isTty: false },
+      }).then(
+        () => "ok",
+        (e: unknown) => e,
+      );
+    const first = run(slow, { GITHUB_ACTIONS: "true", GITHUB_RUN_ID: "101", GITHUB_REPOSITORY: "acme/layers", GITHUB_ACTOR: "alice" });
+    await new Promise((r) => setTimeout(r, 5));
+    const other = new FakeBuilder();
+    const second = await run(other, {});
+    assert.equal(await first, "ok");
+    assert.ok(second instanceof PipelineError);
+    assert.equal(second.code, "LOCKED");
+    assert.match(second.message, /another reconcile is running \(GitHub Actions run 101 \(acme\/layers, alice\) since .*\)/);
+    assert.equal(other.requests.length, 0, "the second reconcile did nothing");
+    assert.equal(backend.log.count("layers.publish"), 17);
+    // The lock is released at the end, even by the run that held it.
+    assert.equal(await new LocalStateLock(lockDir).read(), undefined);
+    await rm(lockDir, { recursive: true, force: true });
+  });
+
+  test("the lock is released when the reconcile fails", async () => {
+    const backend = memoryBackend();
+    const lockDir = await mkdtemp(join(tmpdir(), "rll-lock-"));
+    const failing = new FakeBuilder({ fail: () => true });
+    await assert.rejects(
+      runReconcile(opened(BASE_YAML, backend, failing, lockDir), {
+        prune: false,
+        apiConcurrency: 4,
+        lockTimeoutSeconds: 0,
+        colour: false,
+        commit: undefined,
+        io: { stdout: () => undefined, now: () => new Date(), env: {}, isTty: false },
+      }),
+      (e: unknown) => e instanceof PipelineError && e.code === "RECONCILE_FAILED",
+    );
+    assert.equal(await new LocalStateLock(lockDir).read(), undefined);
+    await rm(lockDir, { recursive: true, force: true });
+  });
+});
