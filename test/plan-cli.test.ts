@@ -134,3 +134,16 @@ describe("tsx pipeline/plan.ts", () => {
     }
   });
 });
+
+test("in GitHub Actions, manifest problems are also annotations on the exact lines", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "rll-gha-"));
+  const manifest = join(dir, "layers.yaml");
+  await writeFile(manifest, edit(BASE_YAML, "packages: [survival, gbm]", "packages: [survival, \"gbm,x: y\"]"));
+  const r = await runEntry("plan.ts", ["--manifest", manifest], { env: { GITHUB_ACTIONS: "true" } });
+  assert.equal(r.status, 1);
+  const annotations = r.stderr.split("\n").filter((l) => l.startsWith("::"));
+  assert.deepEqual(annotations, [
+    `::error file=${manifest},line=22,col=26,title=layers[1].packages[1]::"gbm,x: y" is not a valid R package name (letters, digits and dots; starts with a letter; does not end with a dot)`,
+  ]);
+  await rm(dir, { recursive: true, force: true });
+});

@@ -3,7 +3,7 @@
  * work to `runCli`; everything below them throws typed errors and never exits.
  */
 import { ManifestError, PipelineError, formatProblem } from "../errors.ts";
-import type { ErrorCode } from "../errors.ts";
+import type { ErrorCode, Problem } from "../errors.ts";
 
 const EXIT_STATUS: Readonly<Record<ErrorCode, number>> = {
   USAGE: 1,
@@ -18,9 +18,17 @@ const EXIT_STATUS: Readonly<Record<ErrorCode, number>> = {
   INTERNAL: 1,
 };
 
-export function describeError(error: unknown): { status: number; text: string } {
+/** A GitHub Actions workflow command that annotates the line in the pull request's diff. */
+export function annotation(level: "error" | "warning", p: Problem): string {
+  const escape = (s: string) => s.replaceAll("%", "%25").replaceAll("\r", "%0D").replaceAll("\n", "%0A");
+  const prop = (s: string) => escape(s).replaceAll(":", "%3A").replaceAll(",", "%2C");
+  return `::${level} file=${prop(p.file)},line=${p.line},col=${p.column},title=${prop(p.path || "manifest")}::${escape(p.message)}`;
+}
+
+export function describeError(error: unknown, env: NodeJS.ProcessEnv = {}): { status: number; text: string } {
   if (error instanceof ManifestError) {
     const lines = error.problems.map(formatProblem);
+    if (env.GITHUB_ACTIONS === "true") lines.push(...error.problems.map((p) => annotation("error", p)));
     lines.push(`error[${error.code}]: ${error.message}; nothing was done`);
     return { status: EXIT_STATUS[error.code], text: lines.join("\n") };
   }
@@ -39,7 +47,7 @@ export async function runCli(main: () => Promise<number>): Promise<void> {
   try {
     process.exitCode = await main();
   } catch (error) {
-    const { status, text } = describeError(error);
+    const { status, text } = describeError(error, process.env);
     process.stderr.write(`${text}\n`);
     process.exitCode = status;
   }
