@@ -1,11 +1,10 @@
 /** `outputs`: what is published where (ARNs), from the index the last reconcile wrote. */
-import { parseArgs } from "node:util";
-import { PipelineError, UsageError } from "../errors.ts";
+import { PipelineError } from "../errors.ts";
 import { renderOutputsMarkdown, renderOutputsText } from "../execute/outputs.ts";
 import type { OutputsIndex } from "../state/ports.ts";
 import { openWorkspace } from "./plan-command.ts";
-import { defaultStateDir } from "./backend.ts";
-import type { BackendName } from "./backend.ts";
+import { oneOf, parseCommand } from "./args.ts";
+import type { CommonOptions } from "./args.ts";
 
 export const OUTPUTS_USAGE = `Usage: tsx pipeline/outputs.ts [options]
 
@@ -22,52 +21,26 @@ Options:
   -h, --help                 show this help
 `;
 
-export interface OutputsOptions {
-  manifest: string;
-  backend: BackendName;
-  state: string;
+export interface OutputsOptions extends CommonOptions {
   format: "text" | "json" | "markdown";
   layer?: string;
   region?: string;
-  help: boolean;
 }
 
 export function parseOutputsArgs(argv: readonly string[]): OutputsOptions {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...argv],
-      strict: true,
-      allowPositionals: false,
-      options: {
-        manifest: { type: "string" },
-        backend: { type: "string" },
-        state: { type: "string" },
-        format: { type: "string" },
-        layer: { type: "string" },
-        region: { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-    });
-  } catch (error) {
-    throw new UsageError(`${(error as Error).message}\n\n${OUTPUTS_USAGE}`);
-  }
-  const v = parsed.values;
-  const manifest = v.manifest ?? "layers.yaml";
-  const backend = v.backend ?? "local";
-  if (backend !== "local" && backend !== "aws") throw new UsageError(`--backend must be one of local, aws, not "${backend}"`);
-  const format = v.format ?? "text";
-  if (format !== "text" && format !== "json" && format !== "markdown") {
-    throw new UsageError(`--format must be one of text, json, markdown, not "${format}"`);
-  }
+  const { common, values } = parseCommand(argv, OUTPUTS_USAGE, {
+    format: { type: "string" },
+    layer: { type: "string" },
+    region: { type: "string" },
+  });
+  const str = (name: string) => values[name] as string | undefined;
+  const layer = str("layer");
+  const region = str("region");
   return {
-    manifest,
-    backend,
-    state: v.state ?? defaultStateDir(manifest),
-    format,
-    ...(v.layer ? { layer: v.layer } : {}),
-    ...(v.region ? { region: v.region } : {}),
-    help: v.help ?? false,
+    ...common,
+    format: oneOf("--format", str("format") ?? "text", ["text", "json", "markdown"] as const),
+    ...(layer ? { layer } : {}),
+    ...(region ? { region } : {}),
   };
 }
 

@@ -1,6 +1,6 @@
 /** `plan`: read the manifest and the state, print what a reconcile would do. Changes nothing. */
-import { parseArgs } from "node:util";
-import { UsageError } from "../errors.ts";
+import { COLOUR_OPTIONS, colourFrom, oneOf, parseCommand } from "./args.ts";
+import type { CommonOptions } from "./args.ts";
 import { computeBuildGraph } from "../build/graph.ts";
 import { readSourceDigests } from "../build/sources.ts";
 import { loadManifest } from "../manifest/load.ts";
@@ -10,8 +10,7 @@ import { renderJson } from "../render/json.ts";
 import { renderMarkdown } from "../render/markdown.ts";
 import { renderText } from "../render/text.ts";
 import { hasChanges } from "../render/common.ts";
-import { createWorkspace, defaultStateDir } from "./backend.ts";
-import type { BackendName } from "./backend.ts";
+import { createWorkspace } from "./backend.ts";
 import type { Workspace, WorkspaceOptions } from "./backend.ts";
 import type { BuildGraph } from "../build/graph.ts";
 import type { Manifest } from "../manifest/types.ts";
@@ -36,56 +35,26 @@ Options:
 
 type Format = "text" | "json" | "markdown";
 
-export interface PlanOptions {
-  manifest: string;
-  backend: BackendName;
-  state: string;
+export interface PlanOptions extends CommonOptions {
   format: Format;
   prune: boolean;
   detailedExitcode: boolean;
   colour: boolean;
-  help: boolean;
-}
-
-function oneOf<T extends string>(flag: string, value: string, allowed: readonly T[]): T {
-  if ((allowed as readonly string[]).includes(value)) return value as T;
-  throw new UsageError(`${flag} must be one of ${allowed.join(", ")}, not "${value}"`);
 }
 
 export function parsePlanArgs(argv: readonly string[], env: NodeJS.ProcessEnv, isTty: boolean): PlanOptions {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...argv],
-      strict: true,
-      allowPositionals: false,
-      options: {
-        manifest: { type: "string" },
-        backend: { type: "string" },
-        state: { type: "string" },
-        format: { type: "string" },
-        prune: { type: "boolean" },
-        "detailed-exitcode": { type: "boolean" },
-        color: { type: "boolean" },
-        "no-color": { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-      },
-    });
-  } catch (error) {
-    throw new UsageError(`${(error as Error).message}\n\n${PLAN_USAGE}`);
-  }
-  const v = parsed.values;
-  const manifest = v.manifest ?? "layers.yaml";
-  const colour = v["no-color"] ? false : v.color ? true : isTty && !env.NO_COLOR;
+  const { common, values } = parseCommand(argv, PLAN_USAGE, {
+    format: { type: "string" },
+    prune: { type: "boolean" },
+    "detailed-exitcode": { type: "boolean" },
+    ...COLOUR_OPTIONS,
+  });
   return {
-    manifest,
-    backend: oneOf("--backend", v.backend ?? "local", ["local", "aws"] as const),
-    state: v.state ?? defaultStateDir(manifest),
-    format: oneOf("--format", v.format ?? "text", ["text", "json", "markdown"] as const),
-    prune: v.prune ?? false,
-    detailedExitcode: v["detailed-exitcode"] ?? false,
-    colour,
-    help: v.help ?? false,
+    ...common,
+    format: oneOf("--format", (values.format as string | undefined) ?? "text", ["text", "json", "markdown"] as const),
+    prune: values.prune === true,
+    detailedExitcode: values["detailed-exitcode"] === true,
+    colour: colourFrom(values, env, isTty),
   };
 }
 

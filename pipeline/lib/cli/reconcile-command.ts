@@ -2,7 +2,6 @@
  * `reconcile`: make what is published match the manifest. Takes the lock, plans, carries out the
  * plan (builds, publishes, grants, prunes), writes the outputs index, releases the lock.
  */
-import { parseArgs } from "node:util";
 import { simpleGit } from "simple-git";
 import { PipelineError, UsageError } from "../errors.ts";
 import { TOOL_ROOT } from "../build/sources.ts";
@@ -14,8 +13,8 @@ import { renderText } from "../render/text.ts";
 import { acquireLock, lockHolder } from "./lock.ts";
 import { openWorkspace, planFor } from "./plan-command.ts";
 import type { Opened } from "./plan-command.ts";
-import { defaultStateDir } from "./backend.ts";
-import type { BackendName } from "./backend.ts";
+import { COLOUR_OPTIONS, colourFrom, oneOf, parseCommand, wholeNumber } from "./args.ts";
+import type { CommonOptions } from "./args.ts";
 
 export const RECONCILE_USAGE = `Usage: tsx pipeline/reconcile.ts [options]
 
@@ -35,68 +34,36 @@ Options:
   -h, --help               show this help
 `;
 
-export interface ReconcileOptions {
-  manifest: string;
-  backend: BackendName;
-  state: string;
+export interface ReconcileOptions extends CommonOptions {
   prune: boolean;
   buildMode: "host" | "docker";
   lockTimeoutSeconds: number;
   forceUnlock?: string;
   apiConcurrency: number;
   colour: boolean;
-  help: boolean;
-}
-
-function nonNegativeInt(flag: string, value: string | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (!/^\d+$/.test(value)) throw new UsageError(`${flag} must be a whole number, not "${value}"`);
-  return Number(value);
 }
 
 export function parseReconcileArgs(argv: readonly string[], env: NodeJS.ProcessEnv, isTty: boolean): ReconcileOptions {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...argv],
-      strict: true,
-      allowPositionals: false,
-      options: {
-        manifest: { type: "string" },
-        backend: { type: "string" },
-        state: { type: "string" },
-        prune: { type: "boolean" },
-        "build-mode": { type: "string" },
-        "lock-timeout": { type: "string" },
-        "force-unlock": { type: "string" },
-        "api-concurrency": { type: "string" },
-        color: { type: "boolean" },
-        "no-color": { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-      },
-    });
-  } catch (error) {
-    throw new UsageError(`${(error as Error).message}\n\n${RECONCILE_USAGE}`);
-  }
-  const v = parsed.values;
-  const manifest = v.manifest ?? "layers.yaml";
-  const backend = v.backend ?? "local";
-  if (backend !== "local" && backend !== "aws") throw new UsageError(`--backend must be one of local, aws, not "${backend}"`);
-  const buildMode = v["build-mode"] ?? "host";
-  if (buildMode !== "host" && buildMode !== "docker") throw new UsageError(`--build-mode must be one of host, docker, not "${buildMode}"`);
-  const apiConcurrency = nonNegativeInt("--api-concurrency", v["api-concurrency"], 8);
+  const { common, values } = parseCommand(argv, RECONCILE_USAGE, {
+    prune: { type: "boolean" },
+    "build-mode": { type: "string" },
+    "lock-timeout": { type: "string" },
+    "force-unlock": { type: "string" },
+    "api-concurrency": { type: "string" },
+    ...COLOUR_OPTIONS,
+  });
+  const str = (name: string) => values[name] as string | undefined;
+  const apiConcurrency = wholeNumber("--api-concurrency", str("api-concurrency"), 8);
   if (apiConcurrency < 1) throw new UsageError("--api-concurrency must be at least 1");
+  const forceUnlock = str("force-unlock");
   return {
-    manifest,
-    backend,
-    state: v.state ?? defaultStateDir(manifest),
-    prune: v.prune ?? false,
-    buildMode,
-    lockTimeoutSeconds: nonNegativeInt("--lock-timeout", v["lock-timeout"], 0),
-    ...(v["force-unlock"] ? { forceUnlock: v["force-unlock"] } : {}),
+    ...common,
+    prune: values.prune === true,
+    buildMode: oneOf("--build-mode", str("build-mode") ?? "host", ["host", "docker"] as const),
+    lockTimeoutSeconds: wholeNumber("--lock-timeout", str("lock-timeout"), 0),
+    ...(forceUnlock ? { forceUnlock } : {}),
     apiConcurrency,
-    colour: v["no-color"] ? false : v.color ? true : isTty && !env.NO_COLOR,
-    help: v.help ?? false,
+    colour: colourFrom(values, env, isTty),
   };
 }
 
