@@ -149,12 +149,7 @@ export function plan(input: PlanInput): Plan {
           id: publishId,
           dependsOn: buildAction ? [buildAction.id] : [],
           change: need.replaces === undefined ? "create" : "update",
-          layer: build.layer.name,
-          layerName: build.layerName,
-          r: build.rVersion,
-          arch: build.arch,
-          region,
-          key: build.key,
+          ...publication(build, region),
           ...(need.replaces === undefined ? {} : { replacesVersion: need.replaces }),
           reason: need.reason,
         };
@@ -246,6 +241,11 @@ export function plan(input: PlanInput): Plan {
   }
 }
 
+/** What a publish or grant acts on: one layer build in one region. */
+function publication(build: LayerBuild, region: string) {
+  return { layer: build.layer.name, layerName: build.layerName, r: build.rVersion, arch: build.arch, region, key: build.key };
+}
+
 function grantAction(
   build: LayerBuild,
   region: string,
@@ -258,12 +258,7 @@ function grantAction(
   const base = {
     kind: "grant" as const,
     id: `grant:${idSuffix}`,
-    layer: build.layer.name,
-    layerName: build.layerName,
-    r: build.rVersion,
-    arch: build.arch,
-    region,
-    key: build.key,
+    ...publication(build, region),
   };
   if (publishId) {
     // Grants belong to one version: a new version starts with none.
