@@ -239,11 +239,11 @@ describe(".github/workflows", () => {
     assert.deepEqual(node.with, { "node-version": "20", cache: "npm" });
     const script = steps(job).map((s) => s.run ?? "").join("\n");
     assert.match(script, /^bash \.ci\/run$/m);
+    // One list of system packages, in .ci/run, which escalates with sudo where it is not root.
+    assert.doesNotMatch(script, /apt-get install/);
     const ciRun = await readFile(join(REPO, ".ci/run"), "utf8");
-    const wanted = /APT_PACKAGES=\(([^)]*)\)/.exec(ciRun)?.[1]?.split(/\s+/).filter(Boolean) ?? [];
-    assert.ok(wanted.length > 0, "APT_PACKAGES in .ci/run");
-    const installed = /apt-get install([^\n]*)/.exec(script.replaceAll("\\\n", " "))?.[1]?.split(/\s+/).filter((w) => w && !w.startsWith("-")) ?? [];
-    for (const pkg of wanted) assert.ok(installed.includes(pkg), `ci.yml installs ${pkg} (listed in .ci/run)`);
+    assert.match(ciRun, /APT_PACKAGES=\(/);
+    assert.match(ciRun, /\[ "\$\(id -u\)" -eq 0 \] \|\| sudo=\(sudo/);
   });
 
   test("every pipeline command a workflow runs exists and takes the flags it is given", async () => {
