@@ -26,7 +26,7 @@ function opened(yaml: string, backend: Memory, builder: FakeBuilder, lockDir: st
     manifestFile: "layers.yaml",
     manifest,
     graph: computeBuildGraph(manifest, DIGESTS),
-    workspace: { backend, builder, lock: new LocalStateLock(lockDir) },
+    workspace: { backend, builder, lock: new LocalStateLock(lockDir), close: () => undefined },
   };
 }
 

@@ -13,6 +13,14 @@ export type ErrorCode =
   | "BUILD_FAILED"
   | "RECONCILE_FAILED"
   | "LOCKED"
+  | "AWS_CREDENTIALS"
+  | "AWS_ACCESS_DENIED"
+  | "AWS_RESOURCE_MISSING"
+  | "AWS_WRONG_REGION"
+  | "AWS_THROTTLED"
+  | "AWS_SERVICE_ERROR"
+  | "AWS_UNREACHABLE"
+  | "GITHUB_API"
   | "INTERNAL";
 
 export class PipelineError extends Error {

@@ -1,6 +1,8 @@
 /** Chooses and builds the state backend (and, for a reconcile, the builder and lock) an entry point uses. */
 import { dirname, join, relative, resolve } from "node:path";
-import { PipelineError } from "../errors.ts";
+import { UsageError } from "../errors.ts";
+import { createAwsBackend } from "../aws/backend.ts";
+import { TOOL_ROOT } from "../build/sources.ts";
 import type { LocalBuildMode } from "../build/local-build.ts";
 import { LocalBuilder } from "../builders/local.ts";
 import type { Manifest } from "../manifest/types.ts";
@@ -19,6 +21,8 @@ export interface Workspace {
   readonly backend: Backend;
   readonly lock: StateLock;
   readonly builder: Builder;
+  /** Lets go of connections so the process can exit promptly. */
+  close(): void;
 }
 
 export interface WorkspaceOptions {
@@ -26,9 +30,11 @@ export interface WorkspaceOptions {
   /** How the local backend builds: on this machine, or in the Lambda image with Docker. */
   readonly buildMode?: LocalBuildMode;
   readonly buildEnv?: Readonly<Record<string, string>>;
+  /** The commit the build scripts come from (recorded with AWS builds). */
+  readonly commit?: string;
 }
 
-export function createWorkspace(name: BackendName, _manifest: Manifest, options: WorkspaceOptions): Workspace {
+export function createWorkspace(name: BackendName, manifest: Manifest, options: WorkspaceOptions): Workspace {
   switch (name) {
     case "local": {
       const root = resolve(options.stateDir);
@@ -40,12 +46,15 @@ export function createWorkspace(name: BackendName, _manifest: Manifest, options:
         },
         lock: new LocalStateLock(root),
         builder: new LocalBuilder(root, options.buildMode, options.buildEnv),
+        close: () => undefined,
       };
     }
-    case "aws":
-      throw new PipelineError(
-        "BACKEND_UNAVAILABLE",
-        "the AWS backend is not available in this version yet; use the local backend (--backend local)",
-      );
+    case "aws": {
+      if (options.buildMode?.kind === "docker") {
+        throw new UsageError("--build-mode applies to the local backend; AWS builds run in CodeBuild");
+      }
+      const aws = createAwsBackend({ manifest, toolRoot: TOOL_ROOT, ...(options.commit ? { commit: options.commit } : {}) });
+      return { backend: aws.backend, lock: aws.lock, builder: aws.builder, close: () => aws.close() };
+    }
   }
 }

@@ -50,7 +50,12 @@ export async function outputsCommand(options: OutputsOptions, stdout: (text: str
     return 0;
   }
   const { workspace } = await openWorkspace(options);
-  const index = await workspace.backend.artifacts.readOutputs();
+  let index: OutputsIndex | undefined;
+  try {
+    index = await workspace.backend.artifacts.readOutputs();
+  } finally {
+    workspace.close();
+  }
   if (!index) {
     throw new PipelineError(
       "STATE_UNREADABLE",

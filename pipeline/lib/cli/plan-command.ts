@@ -99,7 +99,13 @@ export async function planCommand(options: PlanOptions, io: PlanIo): Promise<num
     io.stdout(PLAN_USAGE);
     return 0;
   }
-  const result = await planFor(await openWorkspace(options), options.prune, io.now());
+  const opened = await openWorkspace(options);
+  let result: Plan;
+  try {
+    result = await planFor(opened, options.prune, io.now());
+  } finally {
+    opened.workspace.close();
+  }
   switch (options.format) {
     case "text":
       io.stdout(renderText(result, { colour: options.colour }));

@@ -90,7 +90,16 @@ export async function reconcileCommand(options: ReconcileOptions, io: ReconcileI
     io.stdout(RECONCILE_USAGE);
     return 0;
   }
-  const opened = await openWorkspace(options, { buildMode: { kind: options.buildMode } });
+  const commit = await currentCommit();
+  const opened = await openWorkspace(options, { buildMode: { kind: options.buildMode }, ...(commit ? { commit } : {}) });
+  try {
+    return await forceUnlockOrReconcile(opened, options, io, commit);
+  } finally {
+    opened.workspace.close();
+  }
+}
+
+async function forceUnlockOrReconcile(opened: Opened, options: ReconcileOptions, io: ReconcileIo, commit: string | undefined): Promise<number> {
   const { workspace } = opened;
 
   if (options.forceUnlock) {
@@ -112,7 +121,7 @@ export async function reconcileCommand(options: ReconcileOptions, io: ReconcileI
     apiConcurrency: options.apiConcurrency,
     lockTimeoutSeconds: options.lockTimeoutSeconds,
     colour: options.colour,
-    commit: await currentCommit(),
+    commit,
     io,
   });
 }

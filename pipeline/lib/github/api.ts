@@ -46,7 +46,7 @@ export class GitHubClient {
     const url = new URL(pathOrUrl, this.base);
     // The token goes only to the API it was given for, whatever a Link header says.
     if (url.origin !== this.base.origin || !url.pathname.startsWith(this.base.pathname)) {
-      throw new PipelineError("BACKEND_UNAVAILABLE", `GitHub sent a link outside ${this.base.href} (${url.href}); refusing to send the token there`);
+      throw new PipelineError("GITHUB_API", `GitHub sent a link outside ${this.base.href} (${url.href}); refusing to send the token there`);
     }
     return url;
   }
@@ -74,7 +74,7 @@ export class GitHubClient {
           continue;
         }
         const reason = error instanceof Error ? ((error.cause as Error | undefined)?.message ?? error.message) : String(error);
-        throw new PipelineError("BACKEND_UNAVAILABLE", `Cannot reach GitHub at ${this.base.origin} to ${purpose} (${reason}): check the network, or GITHUB_API_URL.`, { cause: error });
+        throw new PipelineError("GITHUB_API", `Cannot reach GitHub at ${this.base.origin} to ${purpose} (${reason}): check the network, or GITHUB_API_URL.`, { cause: error });
       }
       if (response.status >= 500 && attempt < this.attempts) {
         await response.body?.cancel();
@@ -87,7 +87,7 @@ export class GitHubClient {
       try {
         data = (text ? JSON.parse(text) : undefined) as T;
       } catch (error) {
-        throw new PipelineError("BACKEND_UNAVAILABLE", `GitHub answered the request to ${purpose} with something other than JSON (HTTP ${response.status}).`, { cause: error });
+        throw new PipelineError("GITHUB_API", `GitHub answered the request to ${purpose} with something other than JSON (HTTP ${response.status}).`, { cause: error });
       }
       const next = nextLink(response.headers.get("link"));
       return next ? { data, next } : { data };
@@ -116,14 +116,14 @@ async function responseError(response: Response, purpose: Purpose): Promise<Pipe
   const status = `HTTP ${response.status}${message ? `: ${message}` : ""}`;
   switch (true) {
     case response.status === 401:
-      return new PipelineError("BACKEND_UNAVAILABLE", `GitHub rejected the token when trying to ${purpose} (${status}): set GITHUB_TOKEN to a valid token (in a workflow, \`GITHUB_TOKEN: \${{ github.token }}\` on the step).`);
+      return new PipelineError("GITHUB_API", `GitHub rejected the token when trying to ${purpose} (${status}): set GITHUB_TOKEN to a valid token (in a workflow, \`GITHUB_TOKEN: \${{ github.token }}\` on the step).`);
     case (response.status === 403 || response.status === 429) && (response.headers.get("x-ratelimit-remaining") === "0" || response.status === 429):
-      return new PipelineError("BACKEND_UNAVAILABLE", `GitHub's rate limit stopped the request to ${purpose} (${status}): try again after ${response.headers.get("x-ratelimit-reset") ? new Date(Number(response.headers.get("x-ratelimit-reset")) * 1000).toISOString() : "a while"}.`);
+      return new PipelineError("GITHUB_API", `GitHub's rate limit stopped the request to ${purpose} (${status}): try again after ${response.headers.get("x-ratelimit-reset") ? new Date(Number(response.headers.get("x-ratelimit-reset")) * 1000).toISOString() : "a while"}.`);
     case response.status === 403:
-      return new PipelineError("BACKEND_UNAVAILABLE", `GitHub refused to let the token ${purpose} (${status}): the job needs \`permissions: pull-requests: write\`, which a pull request from a fork never gets.`);
+      return new PipelineError("GITHUB_API", `GitHub refused to let the token ${purpose} (${status}): the job needs \`permissions: pull-requests: write\`, which a pull request from a fork never gets.`);
     case response.status === 404:
-      return new PipelineError("BACKEND_UNAVAILABLE", `GitHub found nothing when trying to ${purpose} (${status}): check GITHUB_REPOSITORY and the pull-request number, and that the token can see the repository.`);
+      return new PipelineError("GITHUB_API", `GitHub found nothing when trying to ${purpose} (${status}): check GITHUB_REPOSITORY and the pull-request number, and that the token can see the repository.`);
     default:
-      return new PipelineError("BACKEND_UNAVAILABLE", `GitHub refused the request to ${purpose} (${status}).`);
+      return new PipelineError("GITHUB_API", `GitHub refused the request to ${purpose} (${status}).`);
   }
 }

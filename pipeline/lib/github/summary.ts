@@ -7,7 +7,7 @@ export async function appendSummary(path: string | undefined, markdown: string):
   try {
     await appendFile(path, markdown.endsWith("\n") ? markdown : `${markdown}\n`);
   } catch (error) {
-    throw new PipelineError("BACKEND_UNAVAILABLE", `cannot append to the job summary at GITHUB_STEP_SUMMARY=${path}: ${(error as Error).message}`, { cause: error });
+    throw new PipelineError("GITHUB_API", `cannot append to the job summary at GITHUB_STEP_SUMMARY=${path}: ${(error as Error).message}`, { cause: error });
   }
   return true;
 }
