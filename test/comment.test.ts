@@ -228,7 +228,7 @@ describe("tsx pipeline/comment.ts against a fake GitHub API", () => {
     assert.equal(r.stdout, "");
     const lines = r.stderr.trim().split("\n");
     assert.equal(lines.length, 1, r.stderr);
-    assert.match(lines[0]!, /^error\[BACKEND_UNAVAILABLE\]: GitHub rejected the token when trying to list the comments on acme\/layers#7 \(HTTP 401: Bad credentials\): set GITHUB_TOKEN to a valid token/);
+    assert.match(lines[0]!, /^error\[GITHUB_API\]: GitHub rejected the token when trying to list the comments on acme\/layers#7 \(HTTP 401: Bad credentials\): set GITHUB_TOKEN to a valid token/);
     assert.equal(github.comments.length, 0);
   });
 
@@ -237,7 +237,7 @@ describe("tsx pipeline/comment.ts against a fake GitHub API", () => {
     github.seed(7, "mallory", plan("old"));
     const r = await runComment(["--pr", "7", "--author", "mallory"], env(), plan("new"));
     assert.equal(r.status, 1);
-    assert.match(r.stderr, /^error\[BACKEND_UNAVAILABLE\]: GitHub refused to let the token update comment \d+ on acme\/layers#7 \(HTTP 403: Resource not accessible by integration\): the job needs `permissions: pull-requests: write`/);
+    assert.match(r.stderr, /^error\[GITHUB_API\]: GitHub refused to let the token update comment \d+ on acme\/layers#7 \(HTTP 403: Resource not accessible by integration\): the job needs `permissions: pull-requests: write`/);
     assert.equal(github.comments[0]!.body, plan("old"));
   });
 

@@ -117,12 +117,29 @@ describe("observe", () => {
     assert.equal(backend.log.count("layers.listLatest"), 2, "one per region, not per layer");
     assert.equal(backend.log.count("layers.readGrants"), 17);
     assert.equal(backend.log.count("layers.listVersions"), 0);
-    assert.equal(backend.log.count("artifacts.has"), 4 + 9);
+    assert.equal(backend.log.count("artifacts.has"), 0, "nothing to publish: no artifact is needed, none is asked about");
     assert.equal(backend.log.count("artifacts.readRecord"), 0, "records are read only to explain changed keys");
 
     backend.log.calls.length = 0;
     await observe(graph, backend, { prune: true });
     assert.equal(backend.log.count("layers.listVersions"), 17);
+
+    // One changed layer: its new artifact is missing, so what it is built from is asked about too
+    // (its R build and the runtime layer it stacks on); nothing else.
+    backend.log.calls.length = 0;
+    const changed = computeBuildGraph(manifestFrom(BASE_YAML.replace("packages: [data.table]", "packages: [data.table, gbm]")), DIGESTS);
+    await observe(changed, backend, { prune: false });
+    assert.equal(backend.log.count("artifacts.has"), 3);
+    assert.equal(backend.log.count("artifacts.readRecord"), 1, "the old key's record, to explain the change");
+  });
+
+  test("on a fresh state the walk goes down from each layer to what it is built from, asking once per artifact", async () => {
+    const backend = memoryBackend();
+    const graph = computeBuildGraph(manifestFrom(BASE_YAML), DIGESTS);
+    const observed = await observe(graph, backend, { prune: false });
+    assert.equal(backend.log.count("artifacts.has"), 4 + 9);
+    assert.equal(observed.artifacts.size, 13);
+    assert.ok([...observed.artifacts.values()].every((present) => present === false));
   });
 
   test("the local backend and the in-memory fake observe the same state", async () => {

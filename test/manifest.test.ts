@@ -37,7 +37,7 @@ describe("valid manifests", () => {
         ["origent", "packages"],
       ],
     );
-    assert.deepEqual(m.layers[0]?.packages, ["aws.s3", "httr", "jsonlite", "logging", "yaml"]);
+    assert.deepEqual(m.layers[0]?.packages, ["aws.s3", "httr", "jsonlite", "logging", "rjson", "yaml"], "the runtime's own rjson added");
     assert.deepEqual(m.layers[3]?.packages, ["gbm", "survival"]);
     assert.deepEqual(m.warnings, []);
   });
@@ -71,6 +71,7 @@ layers:
       "layers.yaml",
     );
     assert.deepEqual(m.layers[0]?.architectures, ["x86_64"]);
+    assert.deepEqual(m.layers[0]?.packages, ["rjson"], "a runtime layer always carries what the runtime loads");
     assert.equal(m.layers[0]?.retain, 3);
     assert.equal(m.builder.parallelism, 4);
     assert.equal(m.builder.computeType, "BUILD_GENERAL1_LARGE");

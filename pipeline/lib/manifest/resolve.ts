@@ -61,6 +61,12 @@ export function effectiveStacksOn(type: LayerType, explicit: readonly string[] |
   return type === "packages" && runtimes.length === 1 ? [...runtimes] : [];
 }
 
+/**
+ * R packages the runtime itself loads (runtime/json.R parses events with rjson's C parser).
+ * Every runtime-type layer gets them, so removing one from the manifest cannot break the loop.
+ */
+export const RUNTIME_PACKAGES: readonly string[] = ["rjson"];
+
 const sorted = (xs: readonly string[] | undefined): string[] => [...new Set(xs ?? [])].sort();
 
 function sharing(share: RawShare | undefined): Sharing {
@@ -85,7 +91,7 @@ export function resolveManifest(raw: RawManifest, file: string, warnings: readon
       name: l.name,
       type,
       ...(l.description ? { description: l.description } : {}),
-      packages: sorted(l.packages),
+      packages: sorted([...(l.packages ?? []), ...(type === "runtime" ? RUNTIME_PACKAGES : [])]),
       systemLibraries: sorted(l.systemLibraries),
       // Keep the manifest's order for versions (newest first reads best) but drop repeats.
       rVersions: [...new Set(rVersions)],

@@ -45,6 +45,11 @@ const short = (key: string) => key.slice(0, 12);
 export function plan(input: PlanInput): Plan {
   const { graph, observed } = input;
   const published = (region: string, layerName: string) => observed.published.get(region)?.get(layerName);
+  const built = (kind: "r" | "layer", key: string): boolean => {
+    const known = observed.artifacts.get(artifactId(kind, key));
+    if (known === undefined) throw new Error(`internal: the plan needs artifact ${kind}:${key}, which was not observed`);
+    return known;
+  };
 
   // 1. Which publications need a new version, and which layer builds those need.
   interface PublishNeed {
@@ -72,7 +77,7 @@ export function plan(input: PlanInput): Plan {
   // 2. Builds: walk down from what is needed to what is missing.
   const neededLayers = new Map<string, LayerBuild>();
   const needLayer = (build: LayerBuild) => {
-    if (neededLayers.has(build.id) || observed.artifacts.has(artifactId("layer", build.key))) return;
+    if (neededLayers.has(build.id) || built("layer", build.key)) return;
     neededLayers.set(build.id, build);
     build.stacks.forEach(needLayer);
   };
@@ -80,7 +85,7 @@ export function plan(input: PlanInput): Plan {
 
   const neededR = new Set<string>();
   for (const build of neededLayers.values()) {
-    if (!observed.artifacts.has(artifactId("r", build.rBuild.key))) neededR.add(build.rBuild.id);
+    if (!built("r", build.rBuild.key)) neededR.add(build.rBuild.id);
   }
 
   const compileIds = new Map<string, string>();

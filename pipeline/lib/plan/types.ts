@@ -113,8 +113,11 @@ export interface PublishedLayerState {
 /** Everything the planner knows about the world, read beforehand by `observe()`. */
 export interface ObservedState {
   readonly description: StateDescription;
-  /** Artifacts present in the build region, as `r:<key>` and `layer:<key>`. */
-  readonly artifacts: ReadonlySet<string>;
+  /**
+   * Whether an artifact (`r:<key>`, `layer:<key>`) is in the build region, for every artifact
+   * the plan could need; `observe()` does not ask about the others.
+   */
+  readonly artifacts: ReadonlyMap<string, boolean>;
   /** Build records of keys that are published but no longer current, to explain what changed. */
   readonly records: ReadonlyMap<string, BuildInputs>;
   /** Region → published layer name → state. Regions not read are absent. */

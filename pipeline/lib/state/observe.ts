@@ -1,13 +1,15 @@
 /**
  * Reads what the planner needs to know, through the ports, before planning. The number of calls
- * is bounded by what the plan can use: one listing per region, grants only for versions that stay
- * current, build records only for keys that changed, version lists only when pruning.
+ * is bounded by what the plan can use: one listing per region; grants only for versions that stay
+ * current; build records only for keys that changed; version lists only when pruning; and
+ * artifacts only where a publication needs a new version (then down the builds it needs), so a
+ * plan with nothing to do asks the artifact store nothing.
  */
-import type { BuildGraph } from "../build/graph.ts";
+import type { BuildGraph, LayerBuild, RBuild } from "../build/graph.ts";
 import type { BuildInputs } from "../build/inputs.ts";
 import type { ObservedState, PublishedLayerState, StateDescription } from "../plan/types.ts";
 import { artifactId } from "../plan/types.ts";
-import { mapLimit } from "../util/concurrency.ts";
+import { createLimiter } from "../util/concurrency.ts";
 import type { ArtifactStore, PublishedLayers, PublishedVersion } from "./ports.ts";
 
 export interface ObserveOptions {
@@ -22,14 +24,14 @@ export interface Backend {
   readonly layers: PublishedLayers;
 }
 
-export async function observe(graph: BuildGraph, backend: Backend, options: ObserveOptions): Promise<ObservedState> {
-  const limit = options.concurrency ?? 16;
+/** Reads are cheap for the services and latency-bound for us: many may be in flight. */
+export const DEFAULT_READ_CONCURRENCY = 64;
 
+export async function observe(graph: BuildGraph, backend: Backend, options: ObserveOptions): Promise<ObservedState> {
+  const limit = createLimiter(options.concurrency ?? DEFAULT_READ_CONCURRENCY);
   const regions = [...new Set(graph.layerBuilds.flatMap((b) => b.layer.regions))].sort();
   const heads = new Map<string, PublishedVersion[]>();
-  await mapLimit(regions, limit, async (region) => {
-    heads.set(region, await backend.layers.listLatest(region));
-  });
+  await Promise.all(regions.map((region) => limit(async () => heads.set(region, await backend.layers.listLatest(region)))));
 
   const keyOf = new Map<string, string>(); // `${region}/${layerName}` → current key
   for (const build of graph.layerBuilds) {
@@ -38,52 +40,61 @@ export async function observe(graph: BuildGraph, backend: Backend, options: Obse
 
   const published = new Map<string, Map<string, PublishedLayerState>>();
   const oldKeys = new Set<string>();
-  const tasks: (() => Promise<void>)[] = [];
+  const reads: Promise<unknown>[] = [];
   for (const region of regions) {
     const byName = new Map<string, PublishedLayerState>();
     published.set(region, byName);
     for (const latest of heads.get(region) ?? []) {
       const current = keyOf.get(`${region}/${latest.layerName}`);
-      const ours = latest.key !== undefined;
-      if (current === undefined && !ours) continue; // someone else's layer: none of our business
-      const entry: { latest: PublishedVersion; grants?: PublishedLayerState["grants"]; versions?: PublishedVersion[] } = {
-        latest,
-      };
+      if (current === undefined && latest.key === undefined) continue; // someone else's layer: none of our business
+      const entry: { latest: PublishedVersion; grants?: PublishedLayerState["grants"]; versions?: PublishedVersion[] } = { latest };
       byName.set(latest.layerName, entry);
       if (current !== undefined && latest.key === current) {
-        tasks.push(async () => {
-          entry.grants = await backend.layers.readGrants(region, latest.layerName, latest.version);
-        });
+        reads.push(limit(async () => (entry.grants = await backend.layers.readGrants(region, latest.layerName, latest.version))));
       } else if (latest.key !== undefined) {
         oldKeys.add(latest.key);
       }
       if (options.prune) {
-        tasks.push(async () => {
-          entry.versions = await backend.layers.listVersions(region, latest.layerName);
-        });
+        reads.push(limit(async () => (entry.versions = await backend.layers.listVersions(region, latest.layerName))));
       }
     }
   }
 
-  const artifacts = new Set<string>();
-  for (const b of graph.rBuilds) {
-    tasks.push(async () => {
-      if (await backend.artifacts.has({ kind: "r", key: b.key })) artifacts.add(artifactId("r", b.key));
-    });
-  }
-  for (const b of graph.layerBuilds) {
-    tasks.push(async () => {
-      if (await backend.artifacts.has({ kind: "layer", key: b.key })) artifacts.add(artifactId("layer", b.key));
-    });
-  }
   const records = new Map<string, BuildInputs>();
   for (const key of oldKeys) {
-    tasks.push(async () => {
-      const record = await backend.artifacts.readRecord({ kind: "layer", key });
-      if (record) records.set(key, record.inputs);
-    });
+    reads.push(
+      limit(async () => {
+        const record = await backend.artifacts.readRecord({ kind: "layer", key });
+        if (record) records.set(key, record.inputs);
+      }),
+    );
   }
-  await mapLimit(tasks, limit, (task) => task());
 
+  // Artifacts: those of builds whose key some region lacks, and below a missing one what it is built from.
+  const artifacts = new Map<string, boolean>();
+  const checking = new Map<string, Promise<boolean>>();
+  const present = (kind: "r" | "layer", key: string): Promise<boolean> => {
+    const id = artifactId(kind, key);
+    let pending = checking.get(id);
+    if (!pending) {
+      pending = limit(() => backend.artifacts.has({ kind, key })).then((has) => {
+        artifacts.set(id, has);
+        return has;
+      });
+      checking.set(id, pending);
+    }
+    return pending;
+  };
+  const checkR = async (b: RBuild) => void (await present("r", b.key));
+  const checkLayer = async (b: LayerBuild): Promise<void> => {
+    if (await present("layer", b.key)) return;
+    await Promise.all([checkR(b.rBuild), ...b.stacks.map(checkLayer)]);
+  };
+  for (const build of graph.layerBuilds) {
+    const stale = build.layer.regions.some((region) => published.get(region)?.get(build.layerName)?.latest.key !== build.key);
+    if (stale) reads.push(checkLayer(build));
+  }
+
+  await Promise.all(reads);
   return { description: backend.description, artifacts, records, published };
 }

@@ -89,6 +89,8 @@ export class RuntimeApiEmulator {
   readonly protocolErrors: string[] = [];
   /** Requests answered 413 because the response was larger than `maxResponseBytes`. */
   readonly refusedResponses: string[] = [];
+  /** TCP connections accepted so far (a keep-alive client needs one). */
+  connections = 0;
 
   private readonly queue: (EventSpec & { requestId: string })[] = [];
   private readonly parked: ServerResponse[] = [];
@@ -108,20 +110,21 @@ export class RuntimeApiEmulator {
   }
 
   static async start(options: EmulatorOptions = {}): Promise<RuntimeApiEmulator> {
-    let emulator: RuntimeApiEmulator | undefined;
-    const server = createServer((req, res) => {
-      emulator?.route(req, res).catch((error: unknown) => {
-        emulator?.protocolErrors.push(`${req.method} ${req.url}: emulator failure ${String(error)}`);
-        if (!res.headersSent) res.writeHead(500);
-        res.end();
-      });
-    });
+    const server = createServer();
     server.keepAliveTimeout = options.keepAliveTimeoutMs ?? 5000;
     // The runtime may hold `GET next` open for as long as it likes, and may send a large body
     // slowly: no request timeouts.
     server.requestTimeout = 0;
     server.headersTimeout = 0;
-    emulator = new RuntimeApiEmulator(server, options);
+    const emulator = new RuntimeApiEmulator(server, options);
+    server.on("connection", () => (emulator.connections += 1));
+    server.on("request", (req: IncomingMessage, res: ServerResponse) => {
+      emulator.route(req, res).catch((error: unknown) => {
+        emulator.protocolErrors.push(`${req.method} ${req.url}: emulator failure ${String(error)}`);
+        if (!res.headersSent) res.writeHead(500);
+        res.end();
+      });
+    });
     server.listen(0, "127.0.0.1");
     await once(server, "listening");
     return emulator;
@@ -183,6 +186,14 @@ export class RuntimeApiEmulator {
       timeoutMs,
       `fewer than ${count} GET next within ${timeoutMs} ms`,
     );
+  }
+
+  /** Rejects everything a test is waiting for (e.g. when the runtime process has exited). */
+  failWaiters(error: Error): void {
+    for (const list of this.outcomeWaiters.values()) for (const w of list) w.reject(error);
+    this.outcomeWaiters.clear();
+    for (const w of this.initErrorWaiters.splice(0)) w.reject(error);
+    for (const entry of this.nextWaiters.splice(0)) entry.waiter.reject(error);
   }
 
   async close(): Promise<void> {
@@ -291,10 +302,13 @@ export function errorDocument(body: Buffer): ErrorDocument {
   return parsed as ErrorDocument;
 }
 
-async function readBody(req: IncomingMessage): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
+function readBody(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (chunk: Buffer) => chunks.push(chunk));
+    req.once("end", () => resolve(chunks.length === 1 && chunks[0] ? chunks[0] : Buffer.concat(chunks)));
+    req.once("error", reject);
+  });
 }
 
 function reply(res: ServerResponse, status: number, body: unknown): void {
