@@ -1,0 +1,46 @@
+/**
+ * The AWS emulators in a process of their own, seeded with a fully published generated manifest,
+ * so a benchmark measures the client's time and not the emulators' CPU. Prints one JSON line with
+ * the endpoint environment; then answers `calls` / `reset` lines on stdin with JSON lines.
+ */
+import { createInterface } from "node:readline";
+import { computeBuildGraph } from "../../pipeline/lib/build/graph.ts";
+import { readSourceDigests } from "../../pipeline/lib/build/sources.ts";
+import { parseManifest } from "../../pipeline/lib/manifest/load.ts";
+import { versionDescription } from "../../pipeline/lib/naming.ts";
+import { desiredGrants } from "../../pipeline/lib/plan/planner.ts";
+import { grantId } from "../../pipeline/lib/state/ports.ts";
+import { startAwsEmulators } from "../../test/support/aws/stack.ts";
+import { generatedManifest } from "./generate.ts";
+
+const [layers, rVersions, regionCount, latency] = process.argv.slice(2).map(Number);
+const REGIONS = ["us-east-1", "us-east-2", "us-west-2", "eu-west-1", "eu-central-1", "ap-southeast-2", "ap-northeast-1", "sa-east-1"].slice(0, regionCount);
+const manifest = parseManifest(generatedManifest(layers ?? 50, rVersions ?? 4, regionCount ?? 6), "bench.yaml");
+const graph = computeBuildGraph(manifest, await readSourceDigests());
+const emu = await startAwsEmulators({ regions: REGIONS, bucketTemplate: "bench-layers-{region}", project: "bench" });
+for (const b of graph.layerBuilds) {
+  for (const region of b.layer.regions) {
+    const v = emu.lambda.seed(region, b.layerName, { description: versionDescription({ key: b.key, rVersion: b.rVersion, arch: b.arch }), architectures: [b.arch] });
+    for (const grant of desiredGrants(b.layer.share)) {
+      if (grant.kind !== "account") continue;
+      v.statements.push({
+        Sid: grantId(grant),
+        Effect: "Allow",
+        Principal: { AWS: `arn:aws:iam::${grant.account}:root` },
+        Action: "lambda:GetLayerVersion",
+        Resource: `arn:aws:lambda:${region}:123456789012:layer:${b.layerName}:${v.version}`,
+      });
+    }
+  }
+}
+emu.setFaults({ latencyMs: latency ?? 50 });
+process.stdout.write(`${JSON.stringify(emu.env)}\n`);
+const lines = createInterface({ input: process.stdin });
+lines.on("line", (line) => {
+  if (line === "calls") process.stdout.write(`${JSON.stringify(emu.calls())}\n`);
+  if (line === "reset") {
+    emu.resetCalls();
+    process.stdout.write("{}\n");
+  }
+});
+lines.on("close", () => void emu.close().then(() => process.exit(0)));
