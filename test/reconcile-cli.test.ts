@@ -7,6 +7,7 @@ import { computeBuildGraph } from "../pipeline/lib/build/graph.ts";
 import { readSourceDigests } from "../pipeline/lib/build/sources.ts";
 import { parseManifest } from "../pipeline/lib/manifest/load.ts";
 import { LocalArtifactStore, LocalPublishedLayers, LocalStateLock } from "../pipeline/lib/state/local.ts";
+import { parseReconcileArgs } from "../pipeline/lib/cli/reconcile-command.ts";
 import { runEntry } from "./support/cli.ts";
 import { BASE_YAML } from "./support/manifests.ts";
 import { seedReconciled } from "./support/seed.ts";
@@ -80,5 +81,12 @@ describe("tsx pipeline/reconcile.ts and outputs.ts (local backend)", () => {
     const r = await runEntry("reconcile.ts", ["--lock-timeout", "soon"]);
     assert.equal(r.status, 1);
     assert.equal(r.stderr, 'error[USAGE]: --lock-timeout must be a whole number, not "soon"\n');
+  });
+
+  test("--build-env passes only where R's source comes from", () => {
+    const options = parseReconcileArgs(["--build-env", "R_SOURCE_TARBALL=/srv/R-4.4.1.tar.gz", "--build-env", "R_SOURCE_SHA256=ab"], {}, false);
+    assert.deepEqual(options.buildEnv, { R_SOURCE_TARBALL: "/srv/R-4.4.1.tar.gz", R_SOURCE_SHA256: "ab" });
+    assert.throws(() => parseReconcileArgs(["--build-env", "PATH=/evil"], {}, false), /--build-env takes NAME=VALUE with NAME one of R_SOURCE_TARBALL, R_SOURCE_URL, R_SOURCE_SHA256, not "PATH=\/evil"/);
+    assert.throws(() => parseReconcileArgs(["--build-env", "R_SOURCE_URL"], {}, false), /--build-env takes NAME=VALUE/);
   });
 });

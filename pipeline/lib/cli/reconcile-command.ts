@@ -27,6 +27,8 @@ Options:
   --state DIR              local backend folder (default: .layers beside the manifest)
   --prune                  also delete versions beyond retention and layers no longer in the manifest
   --build-mode host|docker local backend only: build on this machine (default) or in the Lambda image
+  --build-env NAME=VALUE   local backend only, repeatable: where R's source comes from
+                           (R_SOURCE_TARBALL, R_SOURCE_URL, R_SOURCE_SHA256), e.g. for offline builds
   --lock-timeout SECONDS   wait this long for another reconcile to finish (default: 0)
   --force-unlock ID        remove a lock left by a killed run (the id is in the error message), then exit
   --api-concurrency N      API calls in flight at once (default: 8)
@@ -37,6 +39,7 @@ Options:
 export interface ReconcileOptions extends CommonOptions {
   prune: boolean;
   buildMode: "host" | "docker";
+  buildEnv: Record<string, string>;
   lockTimeoutSeconds: number;
   forceUnlock?: string;
   apiConcurrency: number;
@@ -47,6 +50,7 @@ export function parseReconcileArgs(argv: readonly string[], env: NodeJS.ProcessE
   const { common, values } = parseCommand(argv, RECONCILE_USAGE, {
     prune: { type: "boolean" },
     "build-mode": { type: "string" },
+    "build-env": { type: "string", multiple: true },
     "lock-timeout": { type: "string" },
     "force-unlock": { type: "string" },
     "api-concurrency": { type: "string" },
@@ -60,11 +64,28 @@ export function parseReconcileArgs(argv: readonly string[], env: NodeJS.ProcessE
     ...common,
     prune: values.prune === true,
     buildMode: oneOf("--build-mode", str("build-mode") ?? "host", ["host", "docker"] as const),
+    buildEnv: buildEnvFrom(values["build-env"] as unknown as string[] | undefined),
     lockTimeoutSeconds: wholeNumber("--lock-timeout", str("lock-timeout"), 0),
     ...(forceUnlock ? { forceUnlock } : {}),
     apiConcurrency,
     colour: colourFrom(values, env, isTty),
   };
+}
+
+/** Where R's source comes from is the build machine's business, not part of the build key. */
+const BUILD_ENV_NAMES = ["R_SOURCE_TARBALL", "R_SOURCE_URL", "R_SOURCE_SHA256"] as const;
+
+function buildEnvFrom(pairs: readonly string[] | undefined): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const pair of pairs ?? []) {
+    const at = pair.indexOf("=");
+    const name = at > 0 ? pair.slice(0, at) : pair;
+    if (at <= 0 || !(BUILD_ENV_NAMES as readonly string[]).includes(name)) {
+      throw new UsageError(`--build-env takes NAME=VALUE with NAME one of ${BUILD_ENV_NAMES.join(", ")}, not "${pair}"`);
+    }
+    env[name] = pair.slice(at + 1);
+  }
+  return env;
 }
 
 export interface ReconcileIo {
@@ -91,7 +112,14 @@ export async function reconcileCommand(options: ReconcileOptions, io: ReconcileI
     return 0;
   }
   const commit = await currentCommit();
-  const opened = await openWorkspace(options, { buildMode: { kind: options.buildMode }, ...(commit ? { commit } : {}) });
+  if (options.backend === "aws" && Object.keys(options.buildEnv).length > 0) {
+    throw new UsageError("--build-env applies to the local backend; CodeBuild builds fetch R's source themselves");
+  }
+  const opened = await openWorkspace(options, {
+    buildMode: { kind: options.buildMode },
+    buildEnv: options.buildEnv,
+    ...(commit ? { commit } : {}),
+  });
   try {
     return await forceUnlockOrReconcile(opened, options, io, commit);
   } finally {
@@ -163,7 +191,7 @@ export async function runReconcile(opened: Opened, options: RunReconcileOptions)
         await writeOutputs();
         throw new PipelineError(
           "RECONCILE_FAILED",
-          `${summary.failed.length} action${summary.failed.length === 1 ? "" : "s"} failed (${summary.failed.join(", ")}); ${summary.skipped.length} skipped because they depend on a failure. Everything else was done; fix the failure and run again.`,
+          `${summary.failed.length} action${summary.failed.length === 1 ? "" : "s"} failed (${summary.failed.join(", ")}); ${summary.skipped.length} skipped because they depend on a failure; ${summary.succeeded.length} succeeded. Fix the failure and run again: only what is still missing will be done.`,
         );
       }
     }
