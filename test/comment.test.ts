@@ -3,7 +3,6 @@
  * paginated; create; update), run as a separate process as a workflow step runs it.
  */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:http";
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
@@ -16,9 +15,8 @@ import { commentCommand, parseCommentArgs } from "../pipeline/lib/github/comment
 import { COMMENT_MAX, fitComment, withMarker } from "../pipeline/lib/github/comments.ts";
 import { describeError } from "../pipeline/lib/cli/run.ts";
 import { COMMENT_MARKER } from "../pipeline/lib/render/markdown.ts";
-import { REPO } from "./support/cli.ts";
+import { runEntry } from "./support/cli.ts";
 
-const TSX = join(REPO, "node_modules/.bin/tsx");
 const BOT = "github-actions[bot]";
 const TOKENS: Readonly<Record<string, string>> = { "bot-token": BOT, "mallory-token": "mallory" };
 /** Small pages, so a handful of comments already needs the Link header to be followed. */
@@ -110,24 +108,11 @@ interface Run {
 
 /** Runs `tsx pipeline/comment.ts` with only the GitHub variables a test gives it. */
 function runComment(args: readonly string[], env: Record<string, string>, stdin?: string): Promise<Run> {
-  const base: NodeJS.ProcessEnv = {};
-  for (const [key, value] of Object.entries(process.env)) {
+  return runEntry("comment.ts", args, {
+    env,
+    stdin: stdin ?? "",
     // When the suite itself runs in GitHub Actions, its GITHUB_* values must not leak into the script.
-    if (!key.startsWith("GITHUB_") && key !== "COMMENT_AUTHOR") base[key] = value;
-  }
-  return new Promise((resolve, reject) => {
-    const child = spawn(TSX, [join(REPO, "pipeline/comment.ts"), ...args], {
-      cwd: REPO,
-      env: { ...base, NO_COLOR: "1", ...env },
-      stdio: ["pipe", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    child.on("error", reject);
-    child.on("close", (status) => resolve({ status, stdout, stderr }));
-    child.stdin.end(stdin ?? "");
+    inherit: (name) => !name.startsWith("GITHUB_") && name !== "COMMENT_AUTHOR",
   });
 }
 

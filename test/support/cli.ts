@@ -11,21 +11,28 @@ export interface CliResult {
   stderr: string;
 }
 
-export function runEntry(
-  entry: string,
-  args: readonly string[],
-  options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
-): Promise<CliResult> {
+export interface RunOptions {
+  readonly cwd?: string;
+  readonly env?: NodeJS.ProcessEnv;
+  /** Text for the process's standard input (none by default). */
+  readonly stdin?: string;
+  /** Which of this process's variables the child inherits (all by default). */
+  readonly inherit?: (name: string) => boolean;
+}
+
+export function runEntry(entry: string, args: readonly string[], options: RunOptions = {}): Promise<CliResult> {
+  const inherited = Object.fromEntries(Object.entries(process.env).filter(([name]) => options.inherit?.(name) ?? true));
   return new Promise((resolve, reject) => {
     const child = spawn(TSX, [`${REPO}pipeline/${entry}`, ...args], {
       cwd: options.cwd ?? REPO,
-      env: { ...process.env, NO_COLOR: "1", ...options.env },
-      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...inherited, NO_COLOR: "1", ...options.env },
+      stdio: [options.stdin === undefined ? "ignore" : "pipe", "pipe", "pipe"],
     });
+    child.stdin?.end(options.stdin);
     let stdout = "";
     let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    child.stdout?.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
     child.on("error", reject);
     child.on("close", (status) => resolve({ status, stdout, stderr }));
   });
