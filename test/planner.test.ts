@@ -5,10 +5,9 @@ import type { SourceDigests } from "../pipeline/lib/build/sources.ts";
 import { plan } from "../pipeline/lib/plan/planner.ts";
 import type { Plan } from "../pipeline/lib/plan/types.ts";
 import { observe } from "../pipeline/lib/state/observe.ts";
-import { versionDescription } from "../pipeline/lib/naming.ts";
 import { BASE_YAML, DIGESTS, edit, manifestFrom } from "./support/manifests.ts";
 import { memoryBackend } from "./support/memory-backend.ts";
-import { seedReconciled, storeArtifact } from "./support/seed.ts";
+import { publishVersion, seedReconciled, storeArtifact } from "./support/seed.ts";
 
 const NOW = new Date("2026-11-25T12:00:00Z");
 
@@ -219,13 +218,7 @@ describe("planner: artifacts are a cache", () => {
 describe("planner: drift and foreign versions", () => {
   test("a version published by hand (no key) is replaced", async () => {
     const backend = await reconciled();
-    await backend.layers.publish({
-      region: "eu-west-1",
-      layerName: "r-solo-4_4_1",
-      description: "uploaded by hand",
-      content: { bucket: "b", objectKey: "k" },
-      architecture: "x86_64",
-    });
+    await publishVersion(backend, "eu-west-1", "r-solo-4_4_1", { description: "uploaded by hand" });
     const p = await planFor(BASE_YAML, backend);
     assert.deepEqual(ids(p), ["publish:solo:4.4.1:x86_64:eu-west-1"]);
     assert.match(byId(p, "publish:solo:4.4.1:x86_64:eu-west-1").reason, /version 2 carries no build key/);
@@ -233,13 +226,7 @@ describe("planner: drift and foreign versions", () => {
 
   test("a rollback by hand to an older key is corrected", async () => {
     const backend = await reconciled();
-    await backend.layers.publish({
-      region: "eu-west-1",
-      layerName: "r-solo-4_4_1",
-      description: versionDescription({ key: "f".repeat(64), rVersion: "4.4.1", arch: "x86_64" }),
-      content: { bucket: "b", objectKey: "k" },
-      architecture: "x86_64",
-    });
+    await publishVersion(backend, "eu-west-1", "r-solo-4_4_1", { key: "f".repeat(64) });
     const p = await planFor(BASE_YAML, backend);
     assert.deepEqual(ids(p), ["publish:solo:4.4.1:x86_64:eu-west-1"]);
     assert.equal(byId(p, "publish:solo:4.4.1:x86_64:eu-west-1").change, "update");
@@ -247,13 +234,7 @@ describe("planner: drift and foreign versions", () => {
 
   test("layers of other tools in the account are ignored", async () => {
     const backend = await reconciled();
-    await backend.layers.publish({
-      region: "us-east-1",
-      layerName: "someone-elses-layer",
-      description: "numpy",
-      content: { bucket: "b", objectKey: "k" },
-      architecture: "x86_64",
-    });
+    await publishVersion(backend, "us-east-1", "someone-elses-layer", { description: "numpy" });
     const p = await planFor(BASE_YAML, backend, { prune: true });
     assert.deepEqual(ids(p), []);
   });
@@ -306,13 +287,7 @@ describe("planner: pruning", () => {
     const graph = computeBuildGraph(manifestFrom(BASE_YAML), DIGESTS);
     // Older versions with other keys, then the current one.
     for (let i = 1; i < versions; i++) {
-      await backend.layers.publish({
-        region: "eu-west-1",
-        layerName: "r-solo-4_4_1",
-        description: versionDescription({ key: String(i).repeat(64), rVersion: "4.4.1", arch: "x86_64" }),
-        content: { bucket: "b", objectKey: "k" },
-        architecture: "x86_64",
-      });
+      await publishVersion(backend, "eu-west-1", "r-solo-4_4_1", { key: String(i).repeat(64) });
     }
     await seedReconciled(backend, graph);
     return backend;

@@ -7,10 +7,9 @@ import { renderJson } from "../pipeline/lib/render/json.ts";
 import { COMMENT_MARKER, renderMarkdown } from "../pipeline/lib/render/markdown.ts";
 import { renderText } from "../pipeline/lib/render/text.ts";
 import { observe } from "../pipeline/lib/state/observe.ts";
-import { versionDescription } from "../pipeline/lib/naming.ts";
 import { BASE_YAML, DIGESTS, edit, manifestFrom } from "./support/manifests.ts";
 import { memoryBackend } from "./support/memory-backend.ts";
-import { seedReconciled } from "./support/seed.ts";
+import { publishVersion, seedReconciled } from "./support/seed.ts";
 
 const NOW = new Date("2026-11-25T12:00:00Z");
 const ESC = "\u001b";
@@ -19,13 +18,7 @@ const ESC = "\u001b";
 async function mixedPlan(): Promise<Plan> {
   const backend = memoryBackend();
   for (let i = 0; i < 2; i++) {
-    await backend.layers.publish({
-      region: "us-east-1",
-      layerName: "r-runtime-4_4_1",
-      description: versionDescription({ key: String(i).repeat(64), rVersion: "4.4.1", arch: "x86_64" }),
-      content: { bucket: "b", objectKey: "k" },
-      architecture: "x86_64",
-    });
+    await publishVersion(backend, "us-east-1", "r-runtime-4_4_1", { key: String(i).repeat(64) });
   }
   await seedReconciled(backend, computeBuildGraph(manifestFrom(BASE_YAML), DIGESTS));
   const yaml = edit(

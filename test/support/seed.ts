@@ -36,3 +36,22 @@ export async function seedReconciled(backend: Backend, graph: BuildGraph): Promi
     }
   }
 }
+
+/**
+ * A version published outside the pipeline run under test: by hand (a free description), or an
+ * older build of ours (`key`), to set up drift, history and foreign layers.
+ */
+export async function publishVersion(
+  backend: Backend,
+  region: string,
+  layerName: string,
+  from: { description: string } | { key: string },
+): Promise<void> {
+  await backend.layers.publish({
+    region,
+    layerName,
+    description: "key" in from ? versionDescription({ key: from.key, rVersion: "4.4.1", arch: "x86_64" }) : from.description,
+    content: { bucket: "b", objectKey: "k" },
+    architecture: "x86_64",
+  });
+}
