@@ -11,6 +11,7 @@ import { plan } from "../pipeline/lib/plan/planner.ts";
 import type { Action } from "../pipeline/lib/plan/types.ts";
 import { observe } from "../pipeline/lib/state/observe.ts";
 import { BASE_YAML, DIGESTS, edit, manifestFrom } from "./support/manifests.ts";
+import { publishVersion } from "./support/seed.ts";
 import { memoryBackend } from "./support/memory-backend.ts";
 import { FakeBuilder } from "./support/fake-builder.ts";
 import { LocalStateLock } from "../pipeline/lib/state/local.ts";
@@ -250,5 +251,58 @@ describe("one reconcile at a time", () => {
     );
     assert.equal(await new LocalStateLock(lockDir).read(), undefined);
     await rm(lockDir, { recursive: true, force: true });
+  });
+});
+
+describe("grants recorded by the last reconcile", () => {
+  test("a plan trusts the recorded grants; --refresh-grants and every reconcile read the live policies", async () => {
+    const shared = edit(BASE_YAML, "  retain: 2\n", `  retain: 2\n  share:\n    accounts: ["111111111111"]\n`);
+    const backend = memoryBackend();
+    await reconcile(shared, backend);
+    assert.ok(backend.artifacts.outputs?.layers.every((l) => l.grants?.length === 1), "the index records each version's grants");
+
+    const graph = computeBuildGraph(manifestFrom(shared), DIGESTS);
+    backend.log.calls.length = 0;
+    const trusted = plan({ manifestFile: "layers.yaml", graph, observed: await observe(graph, backend, { prune: false }), now: new Date(0), prune: false });
+    assert.equal(backend.log.count("layers.readGrants"), 0, "no policy read for versions the index vouches for");
+    assert.equal(trusted.actions.length, 0);
+
+    // Someone removes a grant by hand: only a live read sees it; a reconcile restores it.
+    await backend.layers.removeGrant("eu-west-1", "r-solo-4_4_1", 1, { kind: "account", account: "111111111111" });
+    const stale = plan({ manifestFile: "layers.yaml", graph, observed: await observe(graph, backend, { prune: false }), now: new Date(0), prune: false });
+    assert.equal(stale.actions.length, 0);
+    backend.log.calls.length = 0;
+    const live = plan({ manifestFile: "layers.yaml", graph, observed: await observe(graph, backend, { prune: false, refreshGrants: true }), now: new Date(0), prune: false });
+    assert.equal(backend.log.count("layers.readGrants"), 17);
+    assert.deepEqual(live.actions.map((a) => a.id), ["grant:solo:4.4.1:x86_64:eu-west-1"]);
+    const repaired = await reconcile(shared, backend);
+    assert.match(repaired.out, /✔ grant r-solo-4_4_1 in eu-west-1 v1/);
+    assert.deepEqual(await backend.layers.readGrants("eu-west-1", "r-solo-4_4_1", 1), [{ kind: "account", account: "111111111111" }]);
+  });
+
+  test("a version the index does not vouch for (published since, or its grants failed) is read live", async () => {
+    const shared = edit(BASE_YAML, "  retain: 2\n", `  retain: 2\n  share:\n    accounts: ["111111111111"]\n`);
+    const backend = memoryBackend();
+    await reconcile(shared, backend);
+    await publishVersion(backend, "eu-west-1", "r-solo-4_4_1", { description: "by hand" });
+    const graph = computeBuildGraph(manifestFrom(shared), DIGESTS);
+    backend.log.calls.length = 0;
+    await observe(graph, backend, { prune: false });
+    assert.equal(backend.log.count("layers.readGrants"), 0, "the hand-published head carries no key: it is republished, not granted");
+
+    // A failed grant step leaves that publication's grants unrecorded.
+    const failing = memoryBackend();
+    const addGrant = failing.layers.addGrant.bind(failing.layers);
+    failing.layers.addGrant = async (region, name, version, grant) => {
+      if (region === "us-east-1" && name === "r-runtime-4_4_1") throw new Error("AccessDenied");
+      return addGrant(region, name, version, grant);
+    };
+    const r = await reconcile(shared, failing);
+    assert.equal(r.status, 1);
+    const entry = failing.artifacts.outputs?.layers.find((l) => l.region === "us-east-1" && l.layerName === "r-runtime-4_4_1");
+    assert.ok(entry && entry.grants === undefined, "no grants recorded where the grant step failed");
+    failing.log.calls.length = 0;
+    await observe(graph, failing, { prune: false });
+    assert.equal(failing.log.count("layers.readGrants"), 1, "only that version's policy is read");
   });
 });

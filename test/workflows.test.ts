@@ -223,11 +223,11 @@ describe(".github/workflows", () => {
     assert.match(script, /GITHUB_STEP_SUMMARY/);
   });
 
-  test("drift: on a schedule, plan with --detailed-exitcode and fail on changes with the plan in the summary", () => {
+  test("drift: on a schedule, plan live grants with --detailed-exitcode and fail on changes with the plan in the summary", () => {
     const wf = byName("drift.yml");
     assert.ok(triggers(wf).includes("schedule"));
     const script = Object.values(wf.jobs).flatMap(steps).map((s) => s.run ?? "").join("\n");
-    assert.match(script, /npx tsx pipeline\/plan\.ts --backend aws --format markdown --detailed-exitcode/);
+    assert.match(script, /npx tsx pipeline\/plan\.ts --backend aws --refresh-grants --format markdown --detailed-exitcode/);
     assert.match(script, /2\)\n[\s\S]*cat "\$RUNNER_TEMP\/drift\.md"[\s\S]*>>"\$GITHUB_STEP_SUMMARY"[\s\S]*exit 1/);
   });
 

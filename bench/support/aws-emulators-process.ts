@@ -1,15 +1,17 @@
 /**
- * The AWS emulators in a process of their own, seeded with a fully published generated manifest,
- * so a benchmark measures the client's time and not the emulators' CPU. Prints one JSON line with
+ * The AWS emulators in a process of their own, seeded with a fully published generated manifest
+ * (versions, grants, and the outputs index a reconcile writes), so a benchmark measures the
+ * client's time and not the emulators' CPU. Prints one JSON line with
  * the endpoint environment; then answers `calls` / `reset` lines on stdin with JSON lines.
  */
 import { createInterface } from "node:readline";
 import { computeBuildGraph } from "../../pipeline/lib/build/graph.ts";
 import { readSourceDigests } from "../../pipeline/lib/build/sources.ts";
 import { parseManifest } from "../../pipeline/lib/manifest/load.ts";
-import { versionDescription } from "../../pipeline/lib/naming.ts";
+import { bucketName, versionDescription } from "../../pipeline/lib/naming.ts";
 import { desiredGrants } from "../../pipeline/lib/plan/planner.ts";
 import { grantId } from "../../pipeline/lib/state/ports.ts";
+import type { OutputsEntry, OutputsIndex } from "../../pipeline/lib/state/ports.ts";
 import { startAwsEmulators } from "../../test/support/aws/stack.ts";
 import { generatedManifest } from "./generate.ts";
 
@@ -33,6 +35,26 @@ for (const b of graph.layerBuilds) {
     }
   }
 }
+const entries: OutputsEntry[] = [];
+for (const b of graph.layerBuilds) {
+  for (const region of b.layer.regions) {
+    const v = emu.lambda.versions(region, b.layerName).at(-1);
+    if (!v) continue;
+    entries.push({
+      layer: b.layer.name,
+      layerName: b.layerName,
+      r: b.rVersion,
+      arch: b.arch,
+      region,
+      arn: `arn:aws:lambda:${region}:123456789012:layer:${b.layerName}:${v.version}`,
+      version: v.version,
+      key: b.key,
+      grants: desiredGrants(b.layer.share),
+    });
+  }
+}
+const index: OutputsIndex = { version: 1, generatedAt: new Date(0).toISOString(), layers: entries };
+emu.s3.putObject(bucketName("bench-layers-{region}", manifest.builder.region), "outputs/index.json", JSON.stringify(index), "application/json");
 emu.setFaults({ latencyMs: latency ?? 50 });
 process.stdout.write(`${JSON.stringify(emu.env)}\n`);
 const lines = createInterface({ input: process.stdin });

@@ -28,6 +28,9 @@ Options:
                          output form (default: text)
   --prune                also plan deleting versions beyond retention and layers
                          no longer in the manifest
+  --refresh-grants       read every current version's policy instead of trusting the grants
+                         the last reconcile recorded (finds grants changed by hand; the drift
+                         check uses it)
   --detailed-exitcode    exit 0 when there are no changes, 2 when there are, 1 on error
   --color / --no-color   force colour on or off (default: on for a terminal, unless NO_COLOR)
   -h, --help             show this help
@@ -38,6 +41,7 @@ type Format = "text" | "json" | "markdown";
 export interface PlanOptions extends CommonOptions {
   format: Format;
   prune: boolean;
+  refreshGrants: boolean;
   detailedExitcode: boolean;
   colour: boolean;
 }
@@ -46,6 +50,7 @@ export function parsePlanArgs(argv: readonly string[], env: NodeJS.ProcessEnv, i
   const { common, values } = parseCommand(argv, PLAN_USAGE, {
     format: { type: "string" },
     prune: { type: "boolean" },
+    "refresh-grants": { type: "boolean" },
     "detailed-exitcode": { type: "boolean" },
     ...COLOUR_OPTIONS,
   });
@@ -53,6 +58,7 @@ export function parsePlanArgs(argv: readonly string[], env: NodeJS.ProcessEnv, i
     ...common,
     format: oneOf("--format", (values.format as string | undefined) ?? "text", ["text", "json", "markdown"] as const),
     prune: values.prune === true,
+    refreshGrants: values["refresh-grants"] === true,
     detailedExitcode: values["detailed-exitcode"] === true,
     colour: colourFrom(values, env, isTty),
   };
@@ -77,8 +83,9 @@ export async function openWorkspace(
 }
 
 /** Reads the state the plan needs and plans. */
-export async function planFor(opened: Opened, prune: boolean, now: Date): Promise<Plan> {
-  const observed = await observe(opened.graph, opened.workspace.backend, { prune });
+export async function planFor(opened: Opened, reads: { prune: boolean; refreshGrants: boolean }, now: Date): Promise<Plan> {
+  const { prune } = reads;
+  const observed = await observe(opened.graph, opened.workspace.backend, reads);
   return plan({
     manifestFile: opened.manifestFile,
     graph: opened.graph,
@@ -102,7 +109,7 @@ export async function planCommand(options: PlanOptions, io: PlanIo): Promise<num
   const opened = await openWorkspace(options);
   let result: Plan;
   try {
-    result = await planFor(opened, options.prune, io.now());
+    result = await planFor(opened, { prune: options.prune, refreshGrants: options.refreshGrants }, io.now());
   } finally {
     opened.workspace.close();
   }

@@ -176,7 +176,8 @@ export async function runReconcile(opened: Opened, options: RunReconcileOptions)
     onWait: (holder) => io.stdout(`Waiting up to ${options.lockTimeoutSeconds}s for the lock held by ${holder.holder}…\n`),
   });
   try {
-    const plan = await planFor(opened, options.prune, io.now());
+    // A reconcile reads live policies: it repairs grants changed by hand, and records the result.
+    const plan = await planFor(opened, { prune: options.prune, refreshGrants: true }, io.now());
     io.stdout(renderText(plan, { colour: options.colour }));
     if (plan.actions.length > 0) {
       io.stdout("\n");
@@ -188,7 +189,11 @@ export async function runReconcile(opened: Opened, options: RunReconcileOptions)
       });
       io.stdout(`\n${summaryText(summary)}\n`);
       if (summary.failed.length > 0) {
-        await writeOutputs();
+        const notDone = new Set([...summary.failed, ...summary.skipped]);
+        const unsettled = plan.actions.flatMap((a) =>
+          notDone.has(a.id) && (a.kind === "publish" || a.kind === "grant") ? [`${a.region}/${a.layerName}`] : [],
+        );
+        await writeOutputs(new Set(unsettled));
         throw new PipelineError(
           "RECONCILE_FAILED",
           `${summary.failed.length} action${summary.failed.length === 1 ? "" : "s"} failed (${summary.failed.join(", ")}); ${summary.skipped.length} skipped because they depend on a failure; ${summary.succeeded.length} succeeded. Fix the failure and run again: only what is still missing will be done.`,
@@ -201,8 +206,8 @@ export async function runReconcile(opened: Opened, options: RunReconcileOptions)
     await workspace.lock.release(lock.id);
   }
 
-  async function writeOutputs(): Promise<void> {
-    const index = await collectOutputs(opened.graph, workspace.backend, io.now(), commit);
+  async function writeOutputs(unsettled: ReadonlySet<string> = new Set()): Promise<void> {
+    const index = await collectOutputs(opened.graph, workspace.backend, io.now(), { ...(commit ? { commit } : {}), unsettled });
     await workspace.backend.artifacts.writeOutputs(index);
     io.stdout(`\nPublished layers (${index.layers.length}):\n${renderOutputsText(index)}`);
   }

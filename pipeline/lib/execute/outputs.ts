@@ -7,8 +7,21 @@ import type { BuildGraph } from "../build/graph.ts";
 import type { Backend } from "../state/observe.ts";
 import type { OutputsEntry, OutputsIndex, PublishedVersion } from "../state/ports.ts";
 import { mapLimit } from "../util/concurrency.ts";
+import { desiredGrants } from "../plan/planner.ts";
 
-export async function collectOutputs(graph: BuildGraph, backend: Backend, now: Date, commit?: string): Promise<OutputsIndex> {
+/**
+ * `unsettled` names publications (`region/layer-name`) whose grants this run may have left
+ * different from the manifest (a grant or publish step that failed or was skipped): their grants
+ * are not recorded, so the next plan reads them. Every other current version has exactly the
+ * manifest's grants, since the run read them live and granted or revoked what differed.
+ */
+export async function collectOutputs(
+  graph: BuildGraph,
+  backend: Backend,
+  now: Date,
+  options: { commit?: string; unsettled?: ReadonlySet<string> } = {},
+): Promise<OutputsIndex> {
+  const { commit, unsettled = new Set<string>() } = options;
   const regions = [...new Set(graph.layerBuilds.flatMap((b) => b.layer.regions))].sort();
   const heads = new Map<string, Map<string, PublishedVersion>>();
   await mapLimit(regions, 8, async (region) => {
@@ -40,6 +53,7 @@ export async function collectOutputs(graph: BuildGraph, backend: Backend, now: D
         key: b.key,
         ...(size?.zipped !== undefined ? { zippedBytes: size.zipped } : {}),
         ...(size?.unzipped !== undefined ? { unzippedBytes: size.unzipped } : {}),
+        ...(unsettled.has(`${region}/${b.layerName}`) ? {} : { grants: desiredGrants(b.layer.share) }),
       });
     }
   }

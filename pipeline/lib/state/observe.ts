@@ -1,7 +1,9 @@
 /**
  * Reads what the planner needs to know, through the ports, before planning. The number of calls
  * is bounded by what the plan can use: one listing per region; grants only for versions that stay
- * current; build records only for keys that changed; version lists only when pruning; and
+ * current, and for those only when the last reconcile's outputs index does not record them or
+ * `refreshGrants` asks for the live policies (drift checks, reconciles); build records only for
+ * keys that changed; version lists only when pruning; and
  * artifacts only where a publication needs a new version (then down the builds it needs), so a
  * plan with nothing to do asks the artifact store nothing.
  */
@@ -10,10 +12,12 @@ import type { BuildInputs } from "../build/inputs.ts";
 import type { ObservedState, PublishedLayerState, StateDescription } from "../plan/types.ts";
 import { artifactId } from "../plan/types.ts";
 import { createLimiter } from "../util/concurrency.ts";
-import type { ArtifactStore, PublishedLayers, PublishedVersion } from "./ports.ts";
+import type { ArtifactStore, Grant, OutputsIndex, PublishedLayers, PublishedVersion } from "./ports.ts";
 
 export interface ObserveOptions {
   readonly prune: boolean;
+  /** Read every current version's policy instead of trusting the grants the last reconcile recorded. */
+  readonly refreshGrants?: boolean;
   /** How many calls may be in flight at once. */
   readonly concurrency?: number;
 }
@@ -31,7 +35,14 @@ export async function observe(graph: BuildGraph, backend: Backend, options: Obse
   const limit = createLimiter(options.concurrency ?? DEFAULT_READ_CONCURRENCY);
   const regions = [...new Set(graph.layerBuilds.flatMap((b) => b.layer.regions))].sort();
   const heads = new Map<string, PublishedVersion[]>();
-  await Promise.all(regions.map((region) => limit(async () => heads.set(region, await backend.layers.listLatest(region)))));
+  const [index] = await Promise.all([
+    options.refreshGrants ? undefined : backend.artifacts.readOutputs(),
+    ...regions.map((region) => limit(async () => heads.set(region, await backend.layers.listLatest(region)))),
+  ]);
+  const recordedGrants = new Map<string, readonly Grant[]>();
+  for (const entry of (index as OutputsIndex | undefined)?.layers ?? []) {
+    if (entry.grants) recordedGrants.set(`${entry.region}/${entry.layerName}/${entry.version}/${entry.key}`, entry.grants);
+  }
 
   const keyOf = new Map<string, string>(); // `${region}/${layerName}` → current key
   for (const build of graph.layerBuilds) {
@@ -50,7 +61,9 @@ export async function observe(graph: BuildGraph, backend: Backend, options: Obse
       const entry: { latest: PublishedVersion; grants?: PublishedLayerState["grants"]; versions?: PublishedVersion[] } = { latest };
       byName.set(latest.layerName, entry);
       if (current !== undefined && latest.key === current) {
-        reads.push(limit(async () => (entry.grants = await backend.layers.readGrants(region, latest.layerName, latest.version))));
+        const recorded = recordedGrants.get(`${region}/${latest.layerName}/${latest.version}/${latest.key}`);
+        if (recorded) entry.grants = recorded;
+        else reads.push(limit(async () => (entry.grants = await backend.layers.readGrants(region, latest.layerName, latest.version))));
       } else if (latest.key !== undefined) {
         oldKeys.add(latest.key);
       }

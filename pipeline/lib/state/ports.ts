@@ -44,6 +44,11 @@ export interface OutputsEntry {
   readonly key: string;
   readonly zippedBytes?: number;
   readonly unzippedBytes?: number;
+  /**
+   * The grants this version had when the reconcile that wrote the index ended; absent when they
+   * are not known (a grant step failed). Plans use them instead of reading every policy.
+   */
+  readonly grants?: readonly Grant[];
 }
 
 export interface OutputsIndex {
