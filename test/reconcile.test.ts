@@ -87,6 +87,7 @@ describe("reconcile (core, with fakes of the ports)", () => {
       /^(layers\.(publish|addGrant|removeGrant|deleteVersion)|artifacts\.(writeRecord|copyToRegion))$/.test(c),
     );
     assert.deepEqual(writes, [], "a no-op reconcile makes no writes but the outputs index");
+    assert.equal(backend.log.count("artifacts.readRecord"), 0, "sizes come from the last index, not from every build record");
     assert.match(second.out, /No changes/);
   });
 

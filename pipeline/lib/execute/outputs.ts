@@ -24,17 +24,31 @@ export async function collectOutputs(
   const { commit, unsettled = new Set<string>() } = options;
   const regions = [...new Set(graph.layerBuilds.flatMap((b) => b.layer.regions))].sort();
   const heads = new Map<string, Map<string, PublishedVersion>>();
-  await mapLimit(regions, 8, async (region) => {
-    heads.set(region, new Map((await backend.layers.listLatest(region)).map((v) => [v.layerName, v])));
-  });
+  const [previous] = await Promise.all([
+    backend.artifacts.readOutputs(),
+    mapLimit(regions, 8, async (region) => {
+      heads.set(region, new Map((await backend.layers.listLatest(region)).map((v) => [v.layerName, v])));
+    }),
+  ]);
+
+  // Sizes belong to a build key: take them from the last index, and read build records only for
+  // keys it does not know (a reconcile with nothing to do reads none).
   const sizes = new Map<string, { zipped?: number; unzipped?: number }>();
-  await mapLimit(graph.layerBuilds, 16, async (b) => {
-    const exported = (await backend.artifacts.readRecord({ kind: "layer", key: b.key }))?.metadata?.exported as
-      | Record<string, string>
-      | undefined;
-    const num = (v: string | undefined) => (v !== undefined && /^\d+$/.test(v) ? Number(v) : undefined);
-    sizes.set(b.key, { zipped: num(exported?.ARTIFACT_SIZE), unzipped: num(exported?.UNZIPPED_SIZE) });
-  });
+  for (const e of previous?.layers ?? []) {
+    if (e.zippedBytes !== undefined && e.unzippedBytes !== undefined) sizes.set(e.key, { zipped: e.zippedBytes, unzipped: e.unzippedBytes });
+  }
+  const current = graph.layerBuilds.filter((b) => b.layer.regions.some((region) => heads.get(region)?.get(b.layerName)?.key === b.key));
+  await mapLimit(
+    current.filter((b) => !sizes.has(b.key)),
+    16,
+    async (b) => {
+      const exported = (await backend.artifacts.readRecord({ kind: "layer", key: b.key }))?.metadata?.exported as
+        | Record<string, string>
+        | undefined;
+      const num = (v: string | undefined) => (v !== undefined && /^\d+$/.test(v) ? Number(v) : undefined);
+      sizes.set(b.key, { zipped: num(exported?.ARTIFACT_SIZE), unzipped: num(exported?.UNZIPPED_SIZE) });
+    },
+  );
 
   const layers: OutputsEntry[] = [];
   for (const b of graph.layerBuilds) {

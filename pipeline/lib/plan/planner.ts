@@ -20,6 +20,7 @@ import type {
   Plan,
   PlanSummary,
   PruneAction,
+  PublicationTarget,
   PublishAction,
 } from "./types.ts";
 import { PLAN_FORMAT_VERSION, artifactId } from "./types.ts";
@@ -247,7 +248,7 @@ export function plan(input: PlanInput): Plan {
 }
 
 /** What a publish or grant acts on: one layer build in one region. */
-function publication(build: LayerBuild, region: string) {
+function publication(build: LayerBuild, region: string): PublicationTarget {
   return { layer: build.layer.name, layerName: build.layerName, r: build.rVersion, arch: build.arch, region, key: build.key };
 }
 

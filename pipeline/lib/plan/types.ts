@@ -25,38 +25,35 @@ export interface CompileRAction extends ActionBase {
   readonly key: string;
 }
 
-export interface BuildLayerAction extends ActionBase {
-  readonly kind: "build-layer";
+/** One layer build: the layer, its published name, R version, architecture and build key. */
+interface LayerTarget {
   readonly layer: string;
   readonly layerName: string;
   readonly r: string;
   readonly arch: Arch;
   readonly key: string;
+}
+
+/** One layer build in one region. */
+export interface PublicationTarget extends LayerTarget {
+  readonly region: string;
+}
+
+export interface BuildLayerAction extends ActionBase, LayerTarget {
+  readonly kind: "build-layer";
   /** Key of the R build it links against, and of the layers visible while it builds. */
   readonly rBuildKey: string;
   readonly stackKeys: readonly string[];
 }
 
-export interface PublishAction extends ActionBase {
+export interface PublishAction extends ActionBase, PublicationTarget {
   readonly kind: "publish";
-  readonly layer: string;
-  readonly layerName: string;
-  readonly r: string;
-  readonly arch: Arch;
-  readonly region: string;
-  readonly key: string;
   /** The version this one supersedes, when there is one. */
   readonly replacesVersion?: number;
 }
 
-export interface GrantAction extends ActionBase {
+export interface GrantAction extends ActionBase, PublicationTarget {
   readonly kind: "grant";
-  readonly layer: string;
-  readonly layerName: string;
-  readonly r: string;
-  readonly arch: Arch;
-  readonly region: string;
-  readonly key: string;
   /** The version the grants go on; absent when it is the one the publish action creates. */
   readonly version?: number;
   readonly add: readonly Grant[];

@@ -282,13 +282,18 @@ export abstract class JsonRpcEmulator extends Emulator {
   }
 
   protected credentialError(problem: CredentialProblem): ApiError {
-    switch (problem) {
-      case "missing":
-        return new ApiError(400, "MissingAuthenticationTokenException", "Missing Authentication Token");
-      case "invalid":
-        return new ApiError(400, "UnrecognizedClientException", "The security token included in the request is invalid.");
-      case "expired":
-        return new ApiError(400, "ExpiredTokenException", "The security token included in the request is expired");
-    }
+    return jsonCredentialError(problem, 400);
+  }
+}
+
+/** How the JSON services (CodeBuild, Logs: 400; Lambda: 403) refuse bad credentials. */
+export function jsonCredentialError(problem: CredentialProblem, status: 400 | 403): ApiError {
+  switch (problem) {
+    case "missing":
+      return new ApiError(status, "MissingAuthenticationTokenException", "Missing Authentication Token");
+    case "invalid":
+      return new ApiError(status, "UnrecognizedClientException", "The security token included in the request is invalid.");
+    case "expired":
+      return new ApiError(status, "ExpiredTokenException", "The security token included in the request is expired");
   }
 }

@@ -7,7 +7,7 @@
  * `x-amzn-errortype` and a JSON body.
  */
 import { createHash, randomUUID } from "node:crypto";
-import { ApiError, Emulator } from "./http.ts";
+import { ApiError, Emulator, jsonCredentialError } from "./http.ts";
 import type { CredentialProblem, EmulatorRequest, EmulatorResponse } from "./http.ts";
 import type { S3Emulator } from "./s3.ts";
 
@@ -416,13 +416,6 @@ export class LambdaEmulator extends Emulator {
   }
 
   protected credentialError(problem: CredentialProblem): ApiError {
-    switch (problem) {
-      case "missing":
-        return new ApiError(403, "MissingAuthenticationTokenException", "Missing Authentication Token");
-      case "invalid":
-        return new ApiError(403, "UnrecognizedClientException", "The security token included in the request is invalid.");
-      case "expired":
-        return new ApiError(403, "ExpiredTokenException", "The security token included in the request is expired");
-    }
+    return jsonCredentialError(problem, 403);
   }
 }
