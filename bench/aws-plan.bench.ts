@@ -9,12 +9,12 @@
 import { spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import { computeBuildGraph } from "../pipeline/lib/build/graph.ts";
-import { readSourceDigests, TOOL_ROOT } from "../pipeline/lib/build/sources.ts";
-import { createAwsBackend } from "../pipeline/lib/aws/backend.ts";
+import { computeBuildGraph } from "../pipeline/lib/keys/graph.ts";
+import { readSourceDigests, TOOL_ROOT } from "../pipeline/lib/keys/sources.ts";
+import { createAwsBackend } from "../pipeline/lib/adapters/aws/backend.ts";
 import { parseManifest } from "../pipeline/lib/manifest/load.ts";
 import { plan } from "../pipeline/lib/plan/planner.ts";
-import { observe } from "../pipeline/lib/state/observe.ts";
+import { observe } from "../pipeline/lib/plan/observe.ts";
 import { TEST_RETRY, useEmulatorCredentials } from "../test/support/aws/setup.ts";
 import { generatedManifest } from "./support/generate.ts";
 

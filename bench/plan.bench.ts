@@ -3,11 +3,11 @@
  * already published (a no-op plan): the cost of the dry run on a large manifest. Target from
  * issue 2: under 1 s and under 150 MB.
  */
-import { computeBuildGraph } from "../pipeline/lib/build/graph.ts";
-import { readSourceDigests } from "../pipeline/lib/build/sources.ts";
+import { computeBuildGraph } from "../pipeline/lib/keys/graph.ts";
+import { readSourceDigests } from "../pipeline/lib/keys/sources.ts";
 import { parseManifest } from "../pipeline/lib/manifest/load.ts";
 import { plan } from "../pipeline/lib/plan/planner.ts";
-import { observe } from "../pipeline/lib/state/observe.ts";
+import { observe } from "../pipeline/lib/plan/observe.ts";
 import { memoryBackend } from "../test/support/memory-backend.ts";
 import { seedReconciled } from "../test/support/seed.ts";
 import { generatedManifest } from "./support/generate.ts";

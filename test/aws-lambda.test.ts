@@ -5,10 +5,10 @@
  */
 import assert from "node:assert/strict";
 import { after, before, beforeEach, describe, test } from "node:test";
-import { LambdaPublishedLayers, LAYER_RUNTIME } from "../pipeline/lib/aws/lambda-layers.ts";
+import { LambdaPublishedLayers, LAYER_RUNTIME } from "../pipeline/lib/adapters/aws/lambda-layers.ts";
 import { PipelineError } from "../pipeline/lib/errors.ts";
 import { versionDescription } from "../pipeline/lib/naming.ts";
-import type { Grant, PublishRequest } from "../pipeline/lib/state/ports.ts";
+import type { Grant, PublishRequest } from "../pipeline/lib/ports.ts";
 import { LambdaEmulator } from "./support/aws/lambda.ts";
 import { S3Emulator } from "./support/aws/s3.ts";
 import { guardNetwork } from "./support/aws/guard.ts";

@@ -5,14 +5,15 @@
  */
 import assert from "node:assert/strict";
 import { after, before, beforeEach, describe, test } from "node:test";
-import { S3ArtifactStore } from "../pipeline/lib/aws/s3-artifacts.ts";
-import { S3Clients } from "../pipeline/lib/aws/s3-objects.ts";
-import { LOCK_KEY, S3StateLock } from "../pipeline/lib/aws/s3-lock.ts";
-import { AwsError } from "../pipeline/lib/aws/errors.ts";
+import { S3ArtifactStore } from "../pipeline/lib/adapters/aws/s3-artifacts.ts";
+import { S3Clients } from "../pipeline/lib/adapters/aws/s3-objects.ts";
+import { S3StateLock } from "../pipeline/lib/adapters/aws/s3-lock.ts";
+import { LOCK_KEY } from "../pipeline/lib/naming.ts";
+import { AwsError } from "../pipeline/lib/adapters/aws/errors.ts";
 import { PipelineError } from "../pipeline/lib/errors.ts";
 import { artifactObjectKey, artifactRecordKey } from "../pipeline/lib/naming.ts";
-import type { BuildRecord } from "../pipeline/lib/build/inputs.ts";
-import type { LockInfo } from "../pipeline/lib/state/ports.ts";
+import type { BuildRecord } from "../pipeline/lib/keys/inputs.ts";
+import type { LockInfo } from "../pipeline/lib/ports.ts";
 import { S3Emulator } from "./support/aws/s3.ts";
 import { guardNetwork } from "./support/aws/guard.ts";
 import { TEST_RETRY, fakeKey, layerInputs, useEmulatorCredentials } from "./support/aws/setup.ts";

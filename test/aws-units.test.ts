@@ -8,12 +8,12 @@ import { chmod, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { failureOf } from "../pipeline/lib/aws/codebuild-builder.ts";
-import { toPipelineError } from "../pipeline/lib/aws/errors.ts";
-import { grantsFromPolicy } from "../pipeline/lib/aws/layer-policy.ts";
-import { eventLines } from "../pipeline/lib/aws/logs-tail.ts";
-import { BatchPoller } from "../pipeline/lib/aws/poller.ts";
-import { createSourceBundle } from "../pipeline/lib/aws/source-bundle.ts";
+import { failureOf } from "../pipeline/lib/adapters/aws/codebuild-builder.ts";
+import { toPipelineError } from "../pipeline/lib/adapters/aws/errors.ts";
+import { grantsFromPolicy } from "../pipeline/lib/adapters/aws/layer-policy.ts";
+import { eventLines } from "../pipeline/lib/adapters/aws/logs-tail.ts";
+import { BatchPoller } from "../pipeline/lib/adapters/aws/poller.ts";
+import { createSourceBundle } from "../pipeline/lib/adapters/aws/source-bundle.ts";
 import { readZip } from "./support/aws/unzip.ts";
 
 describe("BatchPoller", () => {

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { loadBuildspec, parseBuildspecYaml, unsupportedByRunner, validateBuildspec } from "../pipeline/lib/build/buildspec.ts";
+import { loadBuildspec, parseBuildspecYaml, unsupportedByRunner, validateBuildspec } from "../pipeline/lib/runner/buildspec.ts";
 import { REPO_ROOT } from "./support/build/layer.ts";
 
 const BUILDSPECS = ["buildspecs/r-compile.yml", "buildspecs/layer.yml"];

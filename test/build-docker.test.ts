@@ -7,14 +7,16 @@ import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { DEFAULT_IMAGES, detectDockerEngine, dockerExecArgv, dockerRunArgv } from "../pipeline/lib/build/docker.ts";
-import type { DockerOptions } from "../pipeline/lib/build/docker.ts";
-import { DockerExecutor } from "../pipeline/lib/build/executors.ts";
-import { buildEnvironment, runLocalBuild } from "../pipeline/lib/build/local-build.ts";
-import { runBuildspec } from "../pipeline/lib/build/local-runner.ts";
-import { parseBuildspec } from "../pipeline/lib/build/buildspec.ts";
-import type { ProcessRunner, ProcessSpec } from "../pipeline/lib/build/process.ts";
-import type { LayerBuildInputs, RBuildInputs } from "../pipeline/lib/build/inputs.ts";
+import { detectDockerEngine, dockerExecArgv, dockerRunArgv } from "../pipeline/lib/runner/docker.ts";
+import type { DockerOptions } from "../pipeline/lib/runner/docker.ts";
+import { DockerExecutor } from "../pipeline/lib/runner/targets.ts";
+import { DEFAULT_IMAGES } from "../pipeline/lib/manifest/resolve.ts";
+import { runLocalBuild } from "../pipeline/lib/adapters/local/local-build.ts";
+import { buildEnvironment } from "../pipeline/lib/contract.ts";
+import { runBuildspec } from "../pipeline/lib/runner/runner.ts";
+import { parseBuildspec } from "../pipeline/lib/runner/buildspec.ts";
+import type { ProcessRunner, ProcessSpec } from "../pipeline/lib/runner/process.ts";
+import type { LayerBuildInputs, RBuildInputs } from "../pipeline/lib/keys/inputs.ts";
 import { PipelineError } from "../pipeline/lib/errors.ts";
 
 const options: DockerOptions = {

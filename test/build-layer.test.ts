@@ -13,8 +13,8 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
 import { makeCranRepo } from "./support/build/cran-repo.ts";
-import { runLocalBuild } from "../pipeline/lib/build/local-build.ts";
-import type { LayerBuildInputs } from "../pipeline/lib/build/inputs.ts";
+import { runLocalBuild } from "../pipeline/lib/adapters/local/local-build.ts";
+import type { LayerBuildInputs } from "../pipeline/lib/keys/inputs.ts";
 import { ARCH, REPO_ROOT, buildLayer, exec, freshR, hostR, keyOf, layerKey, sha256File, zipEntries } from "./support/build/layer.ts";
 
 const run = promisify(execFile);

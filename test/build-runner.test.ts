@@ -8,10 +8,10 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { BuildspecError, parseBuildspec } from "../pipeline/lib/build/buildspec.ts";
-import { commandScript, envScript, parseEnvDump } from "../pipeline/lib/build/executors.ts";
-import { runBuildspec } from "../pipeline/lib/build/local-runner.ts";
-import type { BuildResult, LogLine, RunOptions } from "../pipeline/lib/build/local-runner.ts";
+import { BuildspecError, parseBuildspec } from "../pipeline/lib/runner/buildspec.ts";
+import { commandScript, envScript, parseEnvDump } from "../pipeline/lib/runner/targets.ts";
+import { runBuildspec } from "../pipeline/lib/runner/runner.ts";
+import type { BuildResult, LogLine, RunOptions } from "../pipeline/lib/runner/runner.ts";
 
 let dir: string;
 before(async () => {

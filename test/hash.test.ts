@@ -3,11 +3,11 @@ import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { after, describe, test } from "node:test";
-import { canonicalJson } from "../pipeline/lib/build/canonical.ts";
-import { buildKey, computeBuildGraph } from "../pipeline/lib/build/graph.ts";
-import type { LayerBuildInputs, RBuildInputs } from "../pipeline/lib/build/inputs.ts";
-import { digestFiles, readSourceDigests } from "../pipeline/lib/build/sources.ts";
-import type { SourceDigests } from "../pipeline/lib/build/sources.ts";
+import { canonicalJson } from "../pipeline/lib/keys/canonical.ts";
+import { buildKey, computeBuildGraph } from "../pipeline/lib/keys/graph.ts";
+import type { LayerBuildInputs, RBuildInputs } from "../pipeline/lib/keys/inputs.ts";
+import { digestFiles, readSourceDigests } from "../pipeline/lib/keys/sources.ts";
+import type { SourceDigests } from "../pipeline/lib/keys/sources.ts";
 import { BASE_YAML, DIGESTS, edit, manifestFrom } from "./support/manifests.ts";
 
 const R_INPUTS: RBuildInputs = {

@@ -3,10 +3,10 @@ import { cp, mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promi
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { computeBuildGraph } from "../pipeline/lib/build/graph.ts";
-import { readSourceDigests } from "../pipeline/lib/build/sources.ts";
+import { computeBuildGraph } from "../pipeline/lib/keys/graph.ts";
+import { readSourceDigests } from "../pipeline/lib/keys/sources.ts";
 import { parseManifest } from "../pipeline/lib/manifest/load.ts";
-import { LocalArtifactStore, LocalPublishedLayers } from "../pipeline/lib/state/local.ts";
+import { LocalArtifactStore, LocalPublishedLayers } from "../pipeline/lib/adapters/local/state.ts";
 import { REPO, runEntry } from "./support/cli.ts";
 import { BASE_YAML, edit } from "./support/manifests.ts";
 import { seedReconciled } from "./support/seed.ts";

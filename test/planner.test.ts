@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { computeBuildGraph } from "../pipeline/lib/build/graph.ts";
-import type { SourceDigests } from "../pipeline/lib/build/sources.ts";
+import { computeBuildGraph } from "../pipeline/lib/keys/graph.ts";
+import type { SourceDigests } from "../pipeline/lib/keys/sources.ts";
 import { plan } from "../pipeline/lib/plan/planner.ts";
 import type { Plan } from "../pipeline/lib/plan/types.ts";
-import { observe } from "../pipeline/lib/state/observe.ts";
+import { observe } from "../pipeline/lib/plan/observe.ts";
 import { BASE_YAML, DIGESTS, edit, manifestFrom } from "./support/manifests.ts";
 import { memoryBackend } from "./support/memory-backend.ts";
 import { publishVersion, seedReconciled, storeArtifact } from "./support/seed.ts";

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import type { ExecutionEvent } from "../pipeline/lib/execute/events.ts";
-import { createProgressRenderer, formatElapsed, progressStyle, summaryText } from "../pipeline/lib/execute/progress.ts";
+import { createProgressRenderer, formatElapsed, progressStyle, summaryText } from "../pipeline/lib/render/progress.ts";
 import type { BuildLayerAction } from "../pipeline/lib/plan/types.ts";
 
 const action = (r: string): BuildLayerAction => ({

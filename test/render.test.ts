@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { computeBuildGraph } from "../pipeline/lib/build/graph.ts";
+import { computeBuildGraph } from "../pipeline/lib/keys/graph.ts";
 import { plan } from "../pipeline/lib/plan/planner.ts";
 import type { Plan } from "../pipeline/lib/plan/types.ts";
 import { renderJson } from "../pipeline/lib/render/json.ts";
 import { COMMENT_MARKER, renderMarkdown } from "../pipeline/lib/render/markdown.ts";
 import { renderText } from "../pipeline/lib/render/text.ts";
-import { observe } from "../pipeline/lib/state/observe.ts";
+import { observe } from "../pipeline/lib/plan/observe.ts";
 import { BASE_YAML, DIGESTS, edit, manifestFrom } from "./support/manifests.ts";
 import { memoryBackend } from "./support/memory-backend.ts";
 import { publishVersion, seedReconciled } from "./support/seed.ts";

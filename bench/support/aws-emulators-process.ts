@@ -5,13 +5,13 @@
  * the endpoint environment; then answers `calls` / `reset` lines on stdin with JSON lines.
  */
 import { createInterface } from "node:readline";
-import { computeBuildGraph } from "../../pipeline/lib/build/graph.ts";
-import { readSourceDigests } from "../../pipeline/lib/build/sources.ts";
+import { computeBuildGraph } from "../../pipeline/lib/keys/graph.ts";
+import { readSourceDigests } from "../../pipeline/lib/keys/sources.ts";
 import { parseManifest } from "../../pipeline/lib/manifest/load.ts";
 import { bucketName, versionDescription } from "../../pipeline/lib/naming.ts";
-import { desiredGrants } from "../../pipeline/lib/plan/planner.ts";
-import { grantId } from "../../pipeline/lib/state/ports.ts";
-import type { OutputsEntry, OutputsIndex } from "../../pipeline/lib/state/ports.ts";
+import { desiredGrants } from "../../pipeline/lib/grants.ts";
+import { grantId } from "../../pipeline/lib/grants.ts";
+import type { OutputsEntry, OutputsIndex } from "../../pipeline/lib/ports.ts";
 import { startAwsEmulators } from "../../test/support/aws/stack.ts";
 import { generatedManifest } from "./generate.ts";
 

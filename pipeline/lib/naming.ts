@@ -1,6 +1,6 @@
 /**
- * The one place that says how things are named: published layer names, artifact object keys,
- * and the build-key marker in a layer version's description. Everything that needs a name asks
+ * The one place that says how things are named: published layer names, every object key a state
+ * store holds (artifacts, records, metadata, outputs index, lock, source bundles), and the build-key marker in a layer version's description. Everything that needs a name asks
  * here, so the planner, the adapters and the build scripts cannot drift apart.
  */
 import type { Arch } from "./manifest/types.ts";
@@ -40,6 +40,30 @@ export function artifactObjectKey(kind: ArtifactKind, key: string): string {
 /** The build record (inputs and metadata) stored beside each artifact. */
 export function artifactRecordKey(kind: ArtifactKind, key: string): string {
   return `artifacts/${kind === "r" ? "r" : "layers"}/${key}.json`;
+}
+
+/** Where a build writes the metadata of its zip (sizes, packages): beside it, `.zip` → `.metadata.json`. */
+export function artifactMetadataKey(kind: ArtifactKind, key: string): string {
+  return `artifacts/${kind === "r" ? "r" : "layers"}/${key}.metadata.json`;
+}
+
+/** The index of what is published (function owners read it; plans take recorded grants from it). */
+export const OUTPUTS_INDEX_KEY = "outputs/index.json";
+
+/** The reconcile lock in a state store (S3: in the builder region's bucket). */
+export const LOCK_KEY = "locks/reconcile.json";
+
+/** The local folder backend keeps its lock at the folder's top (`.layers/lock.json`). */
+export const LOCAL_LOCK_FILE = "lock.json";
+
+/** The local folder backend's record of one layer's versions in one region. */
+export function localPublishedKey(region: string, layerName: string): string {
+  return `published/${region}/${layerName}.json`;
+}
+
+/** The build scripts zipped for CodeBuild, keyed by their digest. */
+export function sourceBundleKey(digest: string): string {
+  return `sources/${digest}.zip`;
 }
 
 /** Resolves the artifact bucket template for a region. */

@@ -18,8 +18,8 @@ import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
 import { makeCranRepo } from "../support/build/cran-repo.ts";
 import { ARCH, R_BUILDSPEC, REPO_ROOT, buildLayer, keyOf, layerKey, sha256File, zipEntries } from "../support/build/layer.ts";
-import { runBuildspecFile } from "../../pipeline/lib/build/local-runner.ts";
-import { HostExecutor } from "../../pipeline/lib/build/executors.ts";
+import { runBuildspecFile } from "../../pipeline/lib/runner/runner.ts";
+import { HostExecutor } from "../../pipeline/lib/runner/targets.ts";
 import { RuntimeApiEmulator } from "../support/runtime/emulator.ts";
 import { startRuntime, writeTaskRoot } from "../support/runtime/process.ts";
 

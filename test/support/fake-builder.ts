@@ -2,7 +2,7 @@
  * A Builder that builds nothing: it records what it was asked, fails the builds it is told to,
  * and tracks how many run at once. The real builders are tested on their own (build-*.test.ts).
  */
-import type { BuildOutcome, BuildRequest, Builder } from "../../pipeline/lib/state/ports.ts";
+import type { BuildOutcome, BuildRequest, Builder } from "../../pipeline/lib/ports.ts";
 
 export class FakeBuilder implements Builder {
   readonly requests: BuildRequest[] = [];

@@ -1,7 +1,7 @@
 /** Small manifests for tests, written as YAML so positions in error messages are real. */
 import { parseManifest } from "../../pipeline/lib/manifest/load.ts";
 import type { Manifest } from "../../pipeline/lib/manifest/types.ts";
-import type { SourceDigests } from "../../pipeline/lib/build/sources.ts";
+import type { SourceDigests } from "../../pipeline/lib/keys/sources.ts";
 
 export const DIGESTS: SourceDigests = { rBuild: "a".repeat(64), layerBuild: "b".repeat(64), runtime: "c".repeat(64) };
 

@@ -3,9 +3,9 @@
  * the real services do where the planner can tell (version numbers only grow, grants belong to
  * one version) and count every call, so tests can assert how much a plan reads.
  */
-import type { BuildRecord } from "../../pipeline/lib/build/inputs.ts";
+import type { BuildRecord } from "../../pipeline/lib/keys/inputs.ts";
 import type { StateDescription } from "../../pipeline/lib/plan/types.ts";
-import type { Backend } from "../../pipeline/lib/state/observe.ts";
+import type { Backend } from "../../pipeline/lib/ports.ts";
 import type {
   ArtifactLocation,
   ArtifactRef,
@@ -15,8 +15,8 @@ import type {
   PublishRequest,
   PublishedLayers,
   PublishedVersion,
-} from "../../pipeline/lib/state/ports.ts";
-import { grantId } from "../../pipeline/lib/state/ports.ts";
+} from "../../pipeline/lib/ports.ts";
+import { grantId } from "../../pipeline/lib/grants.ts";
 import { artifactObjectKey, keyFromDescription } from "../../pipeline/lib/naming.ts";
 
 export class CallLog {

@@ -2,12 +2,12 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { BuildGraph } from "../../pipeline/lib/build/graph.ts";
-import type { ArtifactRef } from "../../pipeline/lib/state/ports.ts";
-import { desiredGrants } from "../../pipeline/lib/plan/planner.ts";
+import type { BuildGraph } from "../../pipeline/lib/keys/graph.ts";
+import type { ArtifactRef } from "../../pipeline/lib/ports.ts";
+import { desiredGrants } from "../../pipeline/lib/grants.ts";
 import { artifactObjectKey, versionDescription } from "../../pipeline/lib/naming.ts";
-import type { BuildRecord } from "../../pipeline/lib/build/inputs.ts";
-import type { Backend } from "../../pipeline/lib/state/observe.ts";
+import type { BuildRecord } from "../../pipeline/lib/keys/inputs.ts";
+import type { Backend } from "../../pipeline/lib/ports.ts";
 
 /** What a build leaves behind: the zip (for a file store), then the record that marks it complete. */
 export async function storeArtifact(backend: Backend, ref: ArtifactRef, inputs: BuildRecord["inputs"]): Promise<void> {

@@ -1,14 +1,14 @@
 /** Chooses and builds the state backend (and, for a reconcile, the builder and lock) an entry point uses. */
 import { dirname, join, relative, resolve } from "node:path";
 import { UsageError } from "../errors.ts";
-import { createAwsBackend } from "../aws/backend.ts";
-import { TOOL_ROOT } from "../build/sources.ts";
-import type { LocalBuildMode } from "../build/local-build.ts";
-import { LocalBuilder } from "../builders/local.ts";
+import { createAwsBackend } from "../adapters/aws/backend.ts";
+import { TOOL_ROOT } from "../keys/sources.ts";
+import type { LocalBuildMode } from "../adapters/local/local-build.ts";
+import { LocalBuilder } from "../adapters/local/builder.ts";
 import type { Manifest } from "../manifest/types.ts";
-import type { Backend } from "../state/observe.ts";
-import { LocalArtifactStore, LocalPublishedLayers, LocalStateLock } from "../state/local.ts";
-import type { Builder, StateLock } from "../state/ports.ts";
+import type { Backend } from "../ports.ts";
+import { LocalArtifactStore, LocalPublishedLayers, LocalStateLock } from "../adapters/local/state.ts";
+import type { Builder, StateLock } from "../ports.ts";
 
 export type BackendName = "local" | "aws";
 

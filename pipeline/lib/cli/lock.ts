@@ -2,7 +2,7 @@
 import { randomUUID } from "node:crypto";
 import { hostname, userInfo } from "node:os";
 import { PipelineError } from "../errors.ts";
-import type { LockInfo, StateLock } from "../state/ports.ts";
+import type { LockInfo, StateLock } from "../ports.ts";
 
 export function lockHolder(env: NodeJS.ProcessEnv): string {
   if (env.GITHUB_ACTIONS === "true") {

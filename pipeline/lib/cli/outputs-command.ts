@@ -1,8 +1,8 @@
 /** `outputs`: what is published where (ARNs), from the index the last reconcile wrote. */
 import { PipelineError } from "../errors.ts";
-import { renderOutputsMarkdown, renderOutputsText } from "../execute/outputs.ts";
-import type { OutputsIndex } from "../state/ports.ts";
-import { openWorkspace } from "./plan-command.ts";
+import { renderOutputsMarkdown, renderOutputsText } from "../render/outputs.ts";
+import type { OutputsIndex } from "../ports.ts";
+import { openWorkspace } from "./workspace.ts";
 import { oneOf, parseCommand } from "./args.ts";
 import type { CommonOptions } from "./args.ts";
 

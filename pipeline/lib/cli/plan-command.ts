@@ -1,19 +1,11 @@
 /** `plan`: read the manifest and the state, print what a reconcile would do. Changes nothing. */
 import { COLOUR_OPTIONS, colourFrom, oneOf, parseCommand } from "./args.ts";
 import type { CommonOptions } from "./args.ts";
-import { computeBuildGraph } from "../build/graph.ts";
-import { readSourceDigests } from "../build/sources.ts";
-import { loadManifest } from "../manifest/load.ts";
-import { plan } from "../plan/planner.ts";
-import { observe } from "../state/observe.ts";
 import { renderJson } from "../render/json.ts";
 import { renderMarkdown } from "../render/markdown.ts";
 import { renderText } from "../render/text.ts";
 import { hasChanges } from "../render/common.ts";
-import { createWorkspace } from "./backend.ts";
-import type { Workspace, WorkspaceOptions } from "./backend.ts";
-import type { BuildGraph } from "../build/graph.ts";
-import type { Manifest } from "../manifest/types.ts";
+import { openWorkspace, planFor } from "./workspace.ts";
 import type { Plan } from "../plan/types.ts";
 
 export const PLAN_USAGE = `Usage: tsx pipeline/plan.ts [options]
@@ -62,38 +54,6 @@ export function parsePlanArgs(argv: readonly string[], env: NodeJS.ProcessEnv, i
     detailedExitcode: values["detailed-exitcode"] === true,
     colour: colourFrom(values, env, isTty),
   };
-}
-
-export interface Opened {
-  readonly manifestFile: string;
-  readonly manifest: Manifest;
-  readonly graph: BuildGraph;
-  readonly workspace: Workspace;
-}
-
-/** Reads and validates the manifest, hashes the build inputs, and sets up the backend. */
-export async function openWorkspace(
-  options: Pick<PlanOptions, "manifest" | "backend" | "state">,
-  workspaceOptions: Omit<WorkspaceOptions, "stateDir"> = {},
-): Promise<Opened> {
-  const manifest = await loadManifest(options.manifest);
-  const workspace = createWorkspace(options.backend, manifest, { stateDir: options.state, ...workspaceOptions });
-  const graph = computeBuildGraph(manifest, await readSourceDigests());
-  return { manifestFile: options.manifest, manifest, graph, workspace };
-}
-
-/** Reads the state the plan needs and plans. */
-export async function planFor(opened: Opened, reads: { prune: boolean; refreshGrants: boolean }, now: Date): Promise<Plan> {
-  const { prune } = reads;
-  const observed = await observe(opened.graph, opened.workspace.backend, reads);
-  return plan({
-    manifestFile: opened.manifestFile,
-    graph: opened.graph,
-    observed,
-    now,
-    prune,
-    warnings: opened.manifest.warnings,
-  });
 }
 
 export interface PlanIo {

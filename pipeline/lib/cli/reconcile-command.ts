@@ -4,15 +4,16 @@
  */
 import { simpleGit } from "simple-git";
 import { PipelineError, UsageError } from "../errors.ts";
-import { TOOL_ROOT } from "../build/sources.ts";
+import { TOOL_ROOT } from "../keys/sources.ts";
 import { execute } from "../execute/executor.ts";
-import { collectOutputs, renderOutputsText } from "../execute/outputs.ts";
-import { createProgressRenderer, progressStyle, summaryText } from "../execute/progress.ts";
+import { collectOutputs } from "../execute/outputs.ts";
+import { renderOutputsText } from "../render/outputs.ts";
+import { createProgressRenderer, progressStyle, summaryText } from "../render/progress.ts";
 import { createStepRunner } from "../execute/steps.ts";
 import { renderText } from "../render/text.ts";
 import { acquireLock, lockHolder } from "./lock.ts";
-import { openWorkspace, planFor } from "./plan-command.ts";
-import type { Opened } from "./plan-command.ts";
+import { openWorkspace, planFor } from "./workspace.ts";
+import type { Opened } from "./workspace.ts";
 import { COLOUR_OPTIONS, colourFrom, oneOf, parseCommand, wholeNumber } from "./args.ts";
 import type { CommonOptions } from "./args.ts";
 

@@ -3,11 +3,11 @@
  * the publishing account: one entry per layer, R version, architecture and region whose latest
  * version carries the current key.
  */
-import type { BuildGraph } from "../build/graph.ts";
-import type { Backend } from "../state/observe.ts";
-import type { OutputsEntry, OutputsIndex, PublishedVersion } from "../state/ports.ts";
+import type { BuildGraph } from "../keys/graph.ts";
+import type { Backend } from "../ports.ts";
+import type { OutputsEntry, OutputsIndex, PublishedVersion } from "../ports.ts";
 import { mapLimit } from "../util/concurrency.ts";
-import { desiredGrants } from "../plan/planner.ts";
+import { desiredGrants } from "../grants.ts";
 
 /**
  * `unsettled` names publications (`region/layer-name`) whose grants this run may have left
@@ -72,21 +72,4 @@ export async function collectOutputs(
     }
   }
   return { version: 1, generatedAt: now.toISOString(), ...(commit ? { commit } : {}), layers };
-}
-
-export function renderOutputsText(index: OutputsIndex): string {
-  if (index.layers.length === 0) return "Nothing is published yet.\n";
-  const rows = index.layers.map((e) => [e.layer, e.r, e.arch, e.region, e.arn, e.unzippedBytes === undefined ? "" : `${(e.unzippedBytes / 1e6).toFixed(1)} MB`]);
-  const head = ["layer", "R", "arch", "region", "ARN", "unzipped"];
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i] as number)).join("  ").trimEnd();
-  return `${[line(head), ...rows.map(line)].join("\n")}\n`;
-}
-
-export function renderOutputsMarkdown(index: OutputsIndex): string {
-  const lines = ["### Published layers", ""];
-  if (index.layers.length === 0) return `${lines.join("\n")}Nothing is published yet.\n`;
-  lines.push("| layer | R | arch | region | ARN |", "|---|---|---|---|---|");
-  for (const e of index.layers) lines.push(`| ${e.layer} | ${e.r} | ${e.arch} | ${e.region} | \`${e.arn}\` |`);
-  return `${lines.join("\n")}\n`;
 }

@@ -3,14 +3,14 @@
  * builds write content-addressed artifacts, a publish first re-reads the latest version and does
  * nothing when it already carries the key, grants and deletions are idempotent.
  */
-import type { BuildGraph, LayerBuild, RBuild } from "../build/graph.ts";
-import type { BuildInputs } from "../build/inputs.ts";
+import type { BuildGraph, LayerBuild, RBuild } from "../keys/graph.ts";
+import type { BuildInputs } from "../keys/inputs.ts";
 import type { Manifest } from "../manifest/types.ts";
 import { versionDescription } from "../naming.ts";
 import type { Action } from "../plan/types.ts";
-import type { Backend } from "../state/observe.ts";
-import type { ArtifactRef, Builder } from "../state/ports.ts";
-import { describeGrant } from "../state/ports.ts";
+import type { Backend } from "../ports.ts";
+import type { ArtifactRef, Builder } from "../ports.ts";
+import { describeGrant } from "../grants.ts";
 import { StepFailure } from "./executor.ts";
 import type { StepRunner } from "./executor.ts";
 

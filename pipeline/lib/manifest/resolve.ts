@@ -47,6 +47,7 @@ export interface RawManifest {
 
 export const DEFAULT_RETAIN = 3;
 export const DEFAULT_ARCHITECTURES: readonly Arch[] = ["x86_64"];
+/** CodeBuild's Lambda build images (AWS SAM's, Amazon Linux 2023), also what local Docker builds run in. */
 export const DEFAULT_IMAGES: Readonly<Record<Arch, string>> = {
   x86_64: "public.ecr.aws/sam/build-provided.al2023:latest-x86_64",
   arm64: "public.ecr.aws/sam/build-provided.al2023:latest-arm64",

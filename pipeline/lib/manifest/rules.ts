@@ -6,7 +6,7 @@
  */
 import type { Problem } from "../errors.ts";
 import { LAYER_NAME_MAX, bucketName, longestPublishedName } from "../naming.ts";
-import { effectiveStacksOn } from "./resolve.ts";
+import { DEFAULT_ARCHITECTURES, effectiveStacksOn } from "./resolve.ts";
 import type { ManifestPath, ManifestSource } from "./source.ts";
 import type { Arch, LayerType } from "./types.ts";
 
@@ -105,7 +105,7 @@ export function checkRules(source: ManifestSource): RuleFindings {
     layer.raw.r !== undefined ? strings(layer.raw.r) : defaults.r !== undefined ? strings(defaults.r) : [...declared];
   const archesOf = (layer: LayerView): Arch[] => {
     const a = effective(layer, "architectures");
-    return (a === undefined ? ["x86_64"] : strings(a).filter((x) => x === "x86_64" || x === "arm64")) as Arch[];
+    return (a === undefined ? [...DEFAULT_ARCHITECTURES] : strings(a).filter((x) => x === "x86_64" || x === "arm64")) as Arch[];
   };
 
   // R versions a default or a layer targets must be declared under r.versions.

@@ -6,10 +6,9 @@
  * (a publish, or a build that links against it), so a published layer whose zip expired from the
  * bucket is not rebuilt for nothing.
  */
-import type { BuildGraph, LayerBuild } from "../build/graph.ts";
-import type { Sharing } from "../manifest/types.ts";
-import type { Grant } from "../state/ports.ts";
-import { describeGrant, grantId } from "../state/ports.ts";
+import type { BuildGraph, LayerBuild } from "../keys/graph.ts";
+import type { Grant } from "../grants.ts";
+import { describeGrant, desiredGrants, grantId } from "../grants.ts";
 import { explainChange } from "./reasons.ts";
 import type {
   Action,
@@ -32,13 +31,6 @@ export interface PlanInput {
   readonly now: Date;
   readonly prune: boolean;
   readonly warnings?: readonly string[];
-}
-
-export function desiredGrants(share: Sharing): Grant[] {
-  const grants: Grant[] = share.accounts.map((account) => ({ kind: "account", account }));
-  if (share.organization) grants.push({ kind: "organization", organization: share.organization });
-  if (share.public) grants.push({ kind: "public" });
-  return grants;
 }
 
 const short = (key: string) => key.slice(0, 12);

@@ -1,5 +1,5 @@
 /** Human explanations of why a build key changed, from the inputs recorded for the old key. */
-import type { BuildInputs } from "../build/inputs.ts";
+import type { BuildInputs } from "../keys/inputs.ts";
 
 function listDiff(label: string, before: readonly string[], after: readonly string[]): string | undefined {
   const added = after.filter((x) => !before.includes(x)).map((x) => `+${x}`);

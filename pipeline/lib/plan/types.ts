@@ -3,8 +3,10 @@
  * acts on and why. The executor, the renderers and other tools read it; only the planner writes it.
  */
 import type { Arch } from "../manifest/types.ts";
-import type { Grant, PublishedVersion } from "../state/ports.ts";
-import type { BuildInputs } from "../build/inputs.ts";
+import type { Grant, PublishedVersion, StateDescription } from "../ports.ts";
+
+export type { StateDescription } from "../ports.ts";
+import type { BuildInputs } from "../keys/inputs.ts";
 
 export const PLAN_FORMAT_VERSION = 1;
 
@@ -79,12 +81,6 @@ export interface PlanSummary {
   readonly prune: number;
   /** Published layers (per name and region) that need nothing. */
   readonly unchanged: number;
-}
-
-export interface StateDescription {
-  readonly backend: "local" | "aws" | "memory";
-  /** Where the state was read: a folder, or an account and regions. */
-  readonly location: string;
 }
 
 export interface Plan {

@@ -3,7 +3,7 @@
  * AWS backend with whatever credentials the SDK's default chain finds in this environment, and
  * prints each failure's message on its own line (or "ok").
  */
-import { createAwsBackend } from "../../../pipeline/lib/aws/backend.ts";
+import { createAwsBackend } from "../../../pipeline/lib/adapters/aws/backend.ts";
 import { testManifest } from "./setup.ts";
 
 const aws = createAwsBackend({ manifest: testManifest(), toolRoot: process.cwd(), maxAttempts: 2 });

@@ -1,9 +1,9 @@
 /** Shared settings for tests of the AWS adapters against the emulators. */
-import type { AwsBackendOptions } from "../../../pipeline/lib/aws/backend.ts";
-import type { RetryTuning } from "../../../pipeline/lib/aws/clients.ts";
-import type { PollTiming } from "../../../pipeline/lib/aws/poller.ts";
+import type { AwsBackendOptions } from "../../../pipeline/lib/adapters/aws/backend.ts";
+import type { RetryTuning } from "../../../pipeline/lib/adapters/aws/clients.ts";
+import type { PollTiming } from "../../../pipeline/lib/adapters/aws/poller.ts";
 import type { Arch } from "../../../pipeline/lib/manifest/types.ts";
-import type { BuildInputs } from "../../../pipeline/lib/build/inputs.ts";
+import type { BuildInputs } from "../../../pipeline/lib/keys/inputs.ts";
 
 /** The SDK's adaptive strategy, with delays shrunk for emulators that throttle at random. */
 export const TEST_RETRY: RetryTuning = { delayScale: 0.02, minFillRate: 200 };

@@ -3,7 +3,7 @@
  * buckets per region and the CodeBuild project created, and the environment that points the
  * real SDK (in this process or in a CLI child process) at them with dummy credentials.
  */
-import { RETRY_TUNING_VARIABLE } from "../../../pipeline/lib/aws/clients.ts";
+import { RETRY_TUNING_VARIABLE } from "../../../pipeline/lib/adapters/aws/clients.ts";
 import { bucketName } from "../../../pipeline/lib/naming.ts";
 import type { BuildExecutor } from "./codebuild.ts";
 import { CodeBuildEmulator } from "./codebuild.ts";

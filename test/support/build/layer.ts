@@ -9,9 +9,9 @@ import { arch } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { runBuildspecFile } from "../../../pipeline/lib/build/local-runner.ts";
-import type { BuildResult } from "../../../pipeline/lib/build/local-runner.ts";
-import { HostExecutor } from "../../../pipeline/lib/build/executors.ts";
+import { runBuildspecFile } from "../../../pipeline/lib/runner/runner.ts";
+import type { BuildResult } from "../../../pipeline/lib/runner/runner.ts";
+import { HostExecutor } from "../../../pipeline/lib/runner/targets.ts";
 
 export const exec = promisify(execFile);
 export const REPO_ROOT = fileURLToPath(new URL("../../../", import.meta.url));

@@ -3,9 +3,9 @@
  * stores an account principal as `{"AWS": "arn:aws:iam::ACCOUNT:root"}`, public access as `"*"`,
  * and an organization as `"*"` with an `aws:PrincipalOrgID` condition.
  */
-import { StateError } from "../errors.ts";
-import type { Grant } from "../state/ports.ts";
-import { grantId } from "../state/ports.ts";
+import { StateError } from "../../errors.ts";
+import type { Grant } from "../../ports.ts";
+import { grantId } from "../../grants.ts";
 
 interface Statement {
   readonly Sid?: string;

@@ -4,8 +4,8 @@
  * printed as one collapsible group when the build ends, since concurrent builds would
  * otherwise interleave inside one group.
  */
-import { VERBS, target } from "../render/common.ts";
-import type { ExecutionEvent, ExecutionSummary } from "./events.ts";
+import { VERBS, target } from "./common.ts";
+import type { ExecutionEvent, ExecutionSummary } from "../execute/events.ts";
 
 export type ProgressStyle = "terminal" | "plain" | "github";
 

@@ -4,19 +4,12 @@
  * publishing in another region first copies the zip into that region's bucket, since Lambda
  * reads layer content only from a bucket in the layer's own region.
  */
-import { StateError } from "../errors.ts";
-import type { BuildRecord } from "../build/inputs.ts";
-import { artifactObjectKey, artifactRecordKey, bucketName } from "../naming.ts";
-import type { ArtifactKind } from "../naming.ts";
-import type { ArtifactLocation, ArtifactRef, ArtifactStore, OutputsIndex } from "../state/ports.ts";
+import { StateError } from "../../errors.ts";
+import type { BuildRecord } from "../../keys/inputs.ts";
+import { OUTPUTS_INDEX_KEY, artifactMetadataKey, artifactObjectKey, artifactRecordKey, bucketName } from "../../naming.ts";
+import type { ArtifactKind } from "../../naming.ts";
+import type { ArtifactLocation, ArtifactRef, ArtifactStore, OutputsIndex } from "../../ports.ts";
 import type { S3Bucket, S3Clients } from "./s3-objects.ts";
-
-export const OUTPUTS_KEY = "outputs/index.json";
-
-/** Where a build writes the metadata of its zip (r-compile/common/artifact-store.sh: `metadata_key`). */
-export function metadataObjectKey(kind: ArtifactKind, key: string): string {
-  return artifactObjectKey(kind, key).replace(/\.zip$/, ".metadata.json");
-}
 
 export interface S3ArtifactStoreOptions {
   readonly clients: S3Clients;
@@ -94,16 +87,16 @@ export class S3ArtifactStore implements ArtifactStore {
   }
 
   async writeOutputs(index: OutputsIndex): Promise<void> {
-    await this.bucket.put(OUTPUTS_KEY, `${JSON.stringify(index, null, 2)}\n`, { contentType: "application/json" });
+    await this.bucket.put(OUTPUTS_INDEX_KEY, `${JSON.stringify(index, null, 2)}\n`, { contentType: "application/json" });
   }
 
   async readOutputs(): Promise<OutputsIndex | undefined> {
-    const object = await this.bucket.get(OUTPUTS_KEY);
-    return object ? parseJson<OutputsIndex>(object.body.toString("utf8"), this.bucket.url(OUTPUTS_KEY)) : undefined;
+    const object = await this.bucket.get(OUTPUTS_INDEX_KEY);
+    return object ? parseJson<OutputsIndex>(object.body.toString("utf8"), this.bucket.url(OUTPUTS_INDEX_KEY)) : undefined;
   }
 
   async readMetadata(kind: ArtifactKind, key: string): Promise<Readonly<Record<string, unknown>> | undefined> {
-    const objectKey = metadataObjectKey(kind, key);
+    const objectKey = artifactMetadataKey(kind, key);
     const object = await this.bucket.get(objectKey);
     return object ? parseJson<Record<string, unknown>>(object.body.toString("utf8"), this.bucket.url(objectKey)) : undefined;
   }

@@ -7,12 +7,12 @@
  * artifacts only where a publication needs a new version (then down the builds it needs), so a
  * plan with nothing to do asks the artifact store nothing.
  */
-import type { BuildGraph, LayerBuild, RBuild } from "../build/graph.ts";
-import type { BuildInputs } from "../build/inputs.ts";
-import type { ObservedState, PublishedLayerState, StateDescription } from "../plan/types.ts";
-import { artifactId } from "../plan/types.ts";
+import type { BuildGraph, LayerBuild, RBuild } from "../keys/graph.ts";
+import type { BuildInputs } from "../keys/inputs.ts";
+import type { ObservedState, PublishedLayerState } from "./types.ts";
+import { artifactId } from "./types.ts";
 import { createLimiter } from "../util/concurrency.ts";
-import type { ArtifactStore, Grant, OutputsIndex, PublishedLayers, PublishedVersion } from "./ports.ts";
+import type { Backend, Grant, OutputsIndex, PublishedVersion } from "../ports.ts";
 
 export interface ObserveOptions {
   readonly prune: boolean;
@@ -20,12 +20,6 @@ export interface ObserveOptions {
   readonly refreshGrants?: boolean;
   /** How many calls may be in flight at once. */
   readonly concurrency?: number;
-}
-
-export interface Backend {
-  readonly description: StateDescription;
-  readonly artifacts: ArtifactStore;
-  readonly layers: PublishedLayers;
 }
 
 /** Reads are cheap for the services and latency-bound for us: many may be in flight. */

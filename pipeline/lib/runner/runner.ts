@@ -19,8 +19,8 @@
 import { PipelineError } from "../errors.ts";
 import { PHASES, loadBuildspec } from "./buildspec.ts";
 import type { Buildspec, PhaseName } from "./buildspec.ts";
-import { HostExecutor } from "./executors.ts";
-import type { CommandExecutor, ShellState } from "./executors.ts";
+import { HostExecutor } from "./targets.ts";
+import type { CommandExecutor, ShellState } from "./targets.ts";
 
 export type PhaseStatus = "SUCCEEDED" | "FAILED" | "SKIPPED";
 

@@ -3,9 +3,9 @@
  * CodeBuild would, on the host or inside the Lambda image with Docker, writing into the local
  * backend's folder.
  */
-import { runLocalBuild } from "../build/local-build.ts";
-import type { LocalBuildMode } from "../build/local-build.ts";
-import type { BuildOutcome, BuildRequest, Builder } from "../state/ports.ts";
+import { runLocalBuild } from "./local-build.ts";
+import type { LocalBuildMode } from "./local-build.ts";
+import type { BuildOutcome, BuildRequest, Builder } from "../../ports.ts";
 
 const LOG_TAIL = 30;
 

@@ -6,49 +6,19 @@
  */
 import { readFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { PipelineError } from "../errors.ts";
-import { artifactObjectKey } from "../naming.ts";
-import type { ArtifactKind } from "../naming.ts";
-import type { BuildInputs } from "./inputs.ts";
-import { TOOL_ROOT } from "./sources.ts";
-import { DEFAULT_IMAGES, detectDockerEngine } from "./docker.ts";
-import { DockerExecutor, HostExecutor } from "./executors.ts";
-import type { CommandExecutor } from "./executors.ts";
-import { defaultHostEnv, runBuildspecFile } from "./local-runner.ts";
-import type { BuildLogger, BuildResult } from "./local-runner.ts";
-import { spawnProcess } from "./process.ts";
-import type { ProcessRunner } from "./process.ts";
-
-export const BUILDSPECS: Readonly<Record<ArtifactKind, string>> = {
-  r: "buildspecs/r-compile.yml",
-  layer: "buildspecs/layer.yml",
-};
-
-/** The variables a build gets, from its inputs: the scripts' only inputs. */
-export function buildEnvironment(inputs: BuildInputs, key: string, artifactStore: string): Record<string, string> {
-  const common = {
-    BUILD_KEY: key,
-    ARCH: inputs.arch,
-    R_VERSION: inputs.rVersion,
-    ARTIFACT_STORE: artifactStore,
-    ARTIFACT_KEY: artifactObjectKey(inputs.kind, key),
-  };
-  switch (inputs.kind) {
-    case "r":
-      return common;
-    case "layer":
-      return {
-        ...common,
-        LAYER_NAME: inputs.layer,
-        LAYER_TYPE: inputs.type,
-        R_PACKAGES: inputs.packages.join(" "),
-        SYSTEM_LIBRARIES: inputs.systemLibraries.join(" "),
-        R_REPOSITORY: inputs.repository,
-        R_BUILD_ARTIFACT_KEY: artifactObjectKey("r", inputs.rBuildKey),
-        STACK_ARTIFACT_KEYS: inputs.stacks.map((s) => artifactObjectKey("layer", s.key)).join(" "),
-      };
-  }
-}
+import { PipelineError } from "../../errors.ts";
+import { artifactMetadataKey, artifactObjectKey } from "../../naming.ts";
+import { BUILDSPECS, buildEnvironment } from "../../contract.ts";
+import type { BuildInputs } from "../../keys/inputs.ts";
+import { TOOL_ROOT } from "../../keys/sources.ts";
+import { detectDockerEngine } from "../../runner/docker.ts";
+import { DEFAULT_IMAGES } from "../../manifest/resolve.ts";
+import { DockerExecutor, HostExecutor } from "../../runner/targets.ts";
+import type { CommandExecutor } from "../../runner/targets.ts";
+import { defaultHostEnv, runBuildspecFile } from "../../runner/runner.ts";
+import type { BuildLogger, BuildResult } from "../../runner/runner.ts";
+import { spawnProcess } from "../../runner/process.ts";
+import type { ProcessRunner } from "../../runner/process.ts";
 
 export type LocalBuildMode =
   | { readonly kind: "host" }
@@ -118,7 +88,7 @@ export async function runLocalBuild(request: LocalBuildRequest): Promise<LocalBu
     buildId: `local:${request.key.slice(0, 12)}`,
   });
   const zipPath = join(storeRoot, ...artifactObjectKey(request.inputs.kind, request.key).split("/"));
-  const metadataPath = zipPath.replace(/\.zip$/, ".metadata.json");
+  const metadataPath = join(storeRoot, ...artifactMetadataKey(request.inputs.kind, request.key).split("/"));
   if (result.status !== "SUCCEEDED") return { ...result, zipPath, metadataPath };
   const metadata = JSON.parse(await readFile(metadataPath, "utf8")) as Record<string, unknown>;
   return { ...result, zipPath, metadataPath, metadata };

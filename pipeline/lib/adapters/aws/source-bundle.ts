@@ -7,7 +7,8 @@
 import { createHash } from "node:crypto";
 import { readFile, readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { normalizedContent } from "../build/sources.ts";
+import { normalizedContent } from "../../keys/sources.ts";
+import { sourceBundleKey } from "../../naming.ts";
 import { createZip } from "./zip.ts";
 import type { ZipEntry } from "./zip.ts";
 
@@ -47,5 +48,5 @@ export async function createSourceBundle(toolRoot: string): Promise<SourceBundle
   const entries: ZipEntry[] = [];
   for (const folder of BUNDLE_FOLDERS) await collect(toolRoot, folder, entries);
   const digest = bundleDigest(entries);
-  return { digest, objectKey: `sources/${digest}.zip`, zip: createZip(entries), files: entries.length };
+  return { digest, objectKey: sourceBundleKey(digest), zip: createZip(entries), files: entries.length };
 }

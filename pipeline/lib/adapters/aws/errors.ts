@@ -2,8 +2,8 @@
  * The boundary where SDK errors become PipelineErrors: one sentence that says what failed and
  * what to do, with the HTTP status, the AWS error code and the original error kept.
  */
-import type { ErrorCode } from "../errors.ts";
-import { PipelineError } from "../errors.ts";
+import type { ErrorCode } from "../../errors.ts";
+import { PipelineError } from "../../errors.ts";
 
 export interface AwsCallContext {
   /** "S3", "Lambda", "CodeBuild", "CloudWatch Logs". */

@@ -10,7 +10,7 @@
  */
 
 import { AdaptiveRetryStrategy, DefaultRateLimiter } from "@smithy/core/retry";
-import { PipelineError } from "../errors.ts";
+import { PipelineError } from "../../errors.ts";
 
 /** The services we call, by the service id that names their endpoint variable. */
 export type AwsService = "lambda" | "s3" | "codebuild" | "logs";

@@ -16,11 +16,11 @@ import {
   paginateListLayers,
 } from "@aws-sdk/client-lambda";
 import type { LayerVersionsListItem } from "@aws-sdk/client-lambda";
-import { ARCHES } from "../manifest/types.ts";
-import type { Arch } from "../manifest/types.ts";
-import { keyFromDescription } from "../naming.ts";
-import type { Grant, PublishRequest, PublishedLayers, PublishedVersion } from "../state/ports.ts";
-import { grantId } from "../state/ports.ts";
+import { ARCHES } from "../../manifest/types.ts";
+import type { Arch } from "../../manifest/types.ts";
+import { keyFromDescription } from "../../naming.ts";
+import type { Grant, PublishRequest, PublishedLayers, PublishedVersion } from "../../ports.ts";
+import { grantId } from "../../grants.ts";
 import { PerRegion, clientConfig, maxAttempts, retryDelayScale } from "./clients.ts";
 import type { AwsClientOptions } from "./clients.ts";
 import { NETWORK_ERROR_CODES, awsErrorCode, call, httpStatus, isNotFound, toPipelineError } from "./errors.ts";

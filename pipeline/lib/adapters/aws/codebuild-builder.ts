@@ -10,10 +10,10 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { BatchGetBuildsCommand, CodeBuildClient, StartBuildCommand } from "@aws-sdk/client-codebuild";
 import type { Build, ComputeType, EnvironmentType, StartBuildCommandInput } from "@aws-sdk/client-codebuild";
-import { BUILDSPECS, buildEnvironment } from "../build/local-build.ts";
-import type { Arch } from "../manifest/types.ts";
-import type { ArtifactKind } from "../naming.ts";
-import type { BuildOutcome, BuildRequest, Builder } from "../state/ports.ts";
+import { BUILDSPECS, buildEnvironment } from "../../contract.ts";
+import type { Arch } from "../../manifest/types.ts";
+import type { ArtifactKind } from "../../naming.ts";
+import type { BuildOutcome, BuildRequest, Builder } from "../../ports.ts";
 import { clientConfig } from "./clients.ts";
 import type { AwsClientOptions } from "./clients.ts";
 import { awsErrorCode, call, toPipelineError } from "./errors.ts";
@@ -23,7 +23,7 @@ import { BatchPoller, DEFAULT_POLL_TIMING } from "./poller.ts";
 import type { PollTiming } from "./poller.ts";
 import { createSourceBundle } from "./source-bundle.ts";
 import type { SourceBundle } from "./source-bundle.ts";
-import { PipelineError } from "../errors.ts";
+import { PipelineError } from "../../errors.ts";
 
 export const ENVIRONMENT_TYPE: Readonly<Record<Arch, EnvironmentType>> = {
   x86_64: "LINUX_CONTAINER",

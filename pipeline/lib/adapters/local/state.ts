@@ -14,10 +14,10 @@
 import { mkdir, open, readFile, readdir, rename, stat, unlink, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { StateError } from "../errors.ts";
-import { artifactObjectKey, artifactRecordKey, keyFromDescription } from "../naming.ts";
-import type { Arch } from "../manifest/types.ts";
-import type { BuildRecord } from "../build/inputs.ts";
+import { StateError } from "../../errors.ts";
+import { LOCAL_LOCK_FILE, OUTPUTS_INDEX_KEY, artifactObjectKey, artifactRecordKey, keyFromDescription, localPublishedKey } from "../../naming.ts";
+import type { Arch } from "../../manifest/types.ts";
+import type { BuildRecord } from "../../keys/inputs.ts";
 import type {
   ArtifactLocation,
   ArtifactRef,
@@ -30,8 +30,8 @@ import type {
   PublishRequest,
   PublishedLayers,
   PublishedVersion,
-} from "./ports.ts";
-import { grantId } from "./ports.ts";
+} from "../../ports.ts";
+import { grantId } from "../../grants.ts";
 
 const LOCAL_ACCOUNT = "000000000000";
 
@@ -119,11 +119,11 @@ export class LocalArtifactStore implements ArtifactStore {
   }
 
   async writeOutputs(index: OutputsIndex): Promise<void> {
-    await writeJsonAtomic(join(this.root, "outputs", "index.json"), index);
+    await writeJsonAtomic(this.path(OUTPUTS_INDEX_KEY), index);
   }
 
   async readOutputs(): Promise<OutputsIndex | undefined> {
-    return readJson<OutputsIndex>(join(this.root, "outputs", "index.json"));
+    return readJson<OutputsIndex>(this.path(OUTPUTS_INDEX_KEY));
   }
 
   async copyToRegion(ref: ArtifactRef, _region: string): Promise<ArtifactLocation> {
@@ -139,7 +139,7 @@ export class LocalPublishedLayers implements PublishedLayers {
   ) {}
 
   private file(region: string, layerName: string): string {
-    return join(this.root, "published", region, `${layerName}.json`);
+    return join(this.root, ...localPublishedKey(region, layerName).split("/"));
   }
 
   private arn(region: string, layerName: string, version: number): string {
@@ -250,7 +250,7 @@ export class LocalStateLock implements StateLock {
   private readonly file: string;
 
   constructor(root: string) {
-    this.file = join(root, "lock.json");
+    this.file = join(root, LOCAL_LOCK_FILE);
   }
 
   async acquire(info: LockInfo): Promise<LockAttempt> {

@@ -3,9 +3,9 @@
  * manifest (builder project and region, artifact bucket template). Clients are created per
  * region on first use, so a plan touching six regions opens six Lambda clients, not one per call.
  */
-import type { Manifest } from "../manifest/types.ts";
-import type { Backend } from "../state/observe.ts";
-import type { Builder, StateLock } from "../state/ports.ts";
+import type { Manifest } from "../../manifest/types.ts";
+import type { Backend } from "../../ports.ts";
+import type { Builder, StateLock } from "../../ports.ts";
 import type { AwsClientOptions } from "./clients.ts";
 import { CodeBuildBuilder } from "./codebuild-builder.ts";
 import type { PollTiming } from "./poller.ts";

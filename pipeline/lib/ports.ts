@@ -1,12 +1,29 @@
 /**
- * The two questions the planner asks about the world, and the calls the executor makes to change
- * it. Shaped after AWS's API (see docs/architecture.md): one listing per region reads the head
+ * Every port: the questions the planner asks about the world, the calls the executor makes to
+ * change it, the reconcile lock and the builder. Shaped after AWS's API (see docs/architecture.md): one listing per region reads the head
  * of every layer (Lambda ListLayers), versions and grants are per layer, artifacts are objects
  * under content-addressed keys. The local folder backend and the AWS adapters implement these.
  */
-import type { Arch } from "../manifest/types.ts";
-import type { ArtifactKind } from "../naming.ts";
-import type { BuildInputs, BuildRecord } from "../build/inputs.ts";
+import type { Arch } from "./manifest/types.ts";
+import type { ArtifactKind } from "./naming.ts";
+import type { BuildInputs, BuildRecord } from "./keys/inputs.ts";
+import type { Grant } from "./grants.ts";
+
+export type { Grant } from "./grants.ts";
+
+/** Where state was read, as plans and outputs show it. */
+export interface StateDescription {
+  readonly backend: "local" | "aws" | "memory";
+  /** Where the state was read: a folder, or an account and regions. */
+  readonly location: string;
+}
+
+/** A state store: artifacts and their records, and the published layer versions. */
+export interface Backend {
+  readonly description: StateDescription;
+  readonly artifacts: ArtifactStore;
+  readonly layers: PublishedLayers;
+}
 
 export interface ArtifactRef {
   readonly kind: ArtifactKind;
@@ -74,11 +91,6 @@ export interface PublishedVersion {
   readonly architectures?: readonly Arch[];
 }
 
-export type Grant =
-  | { readonly kind: "account"; readonly account: string }
-  | { readonly kind: "organization"; readonly organization: string }
-  | { readonly kind: "public" };
-
 export interface PublishRequest {
   readonly region: string;
   readonly layerName: string;
@@ -101,28 +113,6 @@ export interface PublishedLayers {
   addGrant(region: string, layerName: string, version: number, grant: Grant): Promise<void>;
   removeGrant(region: string, layerName: string, version: number, grant: Grant): Promise<void>;
   deleteVersion(region: string, layerName: string, version: number): Promise<void>;
-}
-
-export function grantId(grant: Grant): string {
-  switch (grant.kind) {
-    case "account":
-      return `account-${grant.account}`;
-    case "organization":
-      return `org-${grant.organization}`;
-    case "public":
-      return "public";
-  }
-}
-
-export function describeGrant(grant: Grant): string {
-  switch (grant.kind) {
-    case "account":
-      return `account ${grant.account}`;
-    case "organization":
-      return `organization ${grant.organization}`;
-    case "public":
-      return "everyone (public)";
-  }
 }
 
 /** Who holds the reconcile lock, and until when. */
@@ -151,7 +141,7 @@ export interface BuildRequest {
   readonly key: string;
   /**
    * What to build. Each builder turns these into the build's environment variables with
-   * `build/local-build.ts#buildEnvironment` (the contract in buildspecs/README.md), using its
+   * `contract.ts#buildEnvironment` (the contract in buildspecs/README.md), using its
    * own artifact store location, and picks the buildspec by `inputs.kind`.
    */
   readonly inputs: BuildInputs;

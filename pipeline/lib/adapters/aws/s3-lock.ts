@@ -8,11 +8,11 @@
  * An expired lock is not taken over automatically: a run that looks dead may still be
  * publishing. The CLI shows the holder and offers `--force-unlock ID`.
  */
-import { StateError } from "../errors.ts";
-import type { LockAttempt, LockInfo, StateLock } from "../state/ports.ts";
+import { StateError } from "../../errors.ts";
+import { LOCK_KEY } from "../../naming.ts";
+import type { LockAttempt, LockInfo, StateLock } from "../../ports.ts";
 import type { S3Bucket } from "./s3-objects.ts";
 
-export const LOCK_KEY = "locks/reconcile.json";
 
 export type ForceReleaseOutcome =
   | { readonly outcome: "released"; readonly lock: LockInfo }

@@ -7,12 +7,6 @@ import type { Shell } from "./buildspec.ts";
 import { captureProcess, spawnProcess } from "./process.ts";
 import type { ProcessRunner } from "./process.ts";
 
-/** The Lambda base image per architecture (what CodeBuild builds on in production). */
-export const DEFAULT_IMAGES: Readonly<Record<Arch, string>> = {
-  x86_64: "public.ecr.aws/lambda/provided:al2023",
-  arm64: "public.ecr.aws/lambda/provided:al2023",
-};
-
 export const PLATFORMS: Readonly<Record<Arch, string>> = { x86_64: "linux/amd64", arm64: "linux/arm64" };
 
 export interface Mount {

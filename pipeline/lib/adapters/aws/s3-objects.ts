@@ -19,7 +19,7 @@ import { PerRegion, clientConfig } from "./clients.ts";
 import type { AwsClientOptions } from "./clients.ts";
 import { awsErrorCode, httpStatus, isNotFound, missingBucketError, toPipelineError } from "./errors.ts";
 import type { AwsCallContext } from "./errors.ts";
-import type { ErrorCode } from "../errors.ts";
+import type { ErrorCode } from "../../errors.ts";
 
 export interface ObjectHead {
   readonly etag: string;

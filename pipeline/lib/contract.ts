@@ -1,0 +1,40 @@
+/**
+ * The contract between the pipeline and a build, the same for CodeBuild and the local runner:
+ * which buildspec builds each kind of artifact, and the environment variables that are the build
+ * scripts' only inputs (documented in buildspecs/README.md). Object keys come from naming.ts, so
+ * the scripts never spell a key themselves.
+ */
+import type { BuildInputs } from "./keys/inputs.ts";
+import { artifactObjectKey } from "./naming.ts";
+import type { ArtifactKind } from "./naming.ts";
+
+export const BUILDSPECS: Readonly<Record<ArtifactKind, string>> = {
+  r: "buildspecs/r-compile.yml",
+  layer: "buildspecs/layer.yml",
+};
+
+/** The variables a build gets, from its inputs: the scripts' only inputs. */
+export function buildEnvironment(inputs: BuildInputs, key: string, artifactStore: string): Record<string, string> {
+  const common = {
+    BUILD_KEY: key,
+    ARCH: inputs.arch,
+    R_VERSION: inputs.rVersion,
+    ARTIFACT_STORE: artifactStore,
+    ARTIFACT_KEY: artifactObjectKey(inputs.kind, key),
+  };
+  switch (inputs.kind) {
+    case "r":
+      return common;
+    case "layer":
+      return {
+        ...common,
+        LAYER_NAME: inputs.layer,
+        LAYER_TYPE: inputs.type,
+        R_PACKAGES: inputs.packages.join(" "),
+        SYSTEM_LIBRARIES: inputs.systemLibraries.join(" "),
+        R_REPOSITORY: inputs.repository,
+        R_BUILD_ARTIFACT_KEY: artifactObjectKey("r", inputs.rBuildKey),
+        STACK_ARTIFACT_KEYS: inputs.stacks.map((s) => artifactObjectKey("layer", s.key)).join(" "),
+      };
+  }
+}
