@@ -10,7 +10,6 @@ import { describe, it } from "node:test";
 import { detectDockerEngine, dockerExecArgv, dockerRunArgv } from "../pipeline/lib/runner/docker.ts";
 import type { DockerOptions } from "../pipeline/lib/runner/docker.ts";
 import { DockerExecutor } from "../pipeline/lib/runner/targets.ts";
-import { DEFAULT_IMAGES } from "../pipeline/lib/manifest/resolve.ts";
 import { runLocalBuild } from "../pipeline/lib/adapters/local/local-build.ts";
 import { buildEnvironment } from "../pipeline/lib/contract.ts";
 import { runBuildspec } from "../pipeline/lib/runner/runner.ts";
@@ -20,7 +19,7 @@ import type { LayerBuildInputs, RBuildInputs } from "../pipeline/lib/keys/inputs
 import { PipelineError } from "../pipeline/lib/errors.ts";
 
 const options: DockerOptions = {
-  image: DEFAULT_IMAGES.arm64,
+  image: "public.ecr.aws/lambda/provided:al2023",
   arch: "arm64",
   sourceMount: "/codebuild/output/src",
   mounts: [

@@ -4,6 +4,7 @@
  * scripts' only inputs (documented in buildspecs/README.md). Object keys come from naming.ts, so
  * the scripts never spell a key themselves.
  */
+import { StateError } from "./errors.ts";
 import type { BuildInputs } from "./keys/inputs.ts";
 import { artifactObjectKey } from "./naming.ts";
 import type { ArtifactKind } from "./naming.ts";
@@ -37,4 +38,12 @@ export function buildEnvironment(inputs: BuildInputs, key: string, artifactStore
         STACK_ARTIFACT_KEYS: inputs.stacks.map((s) => artifactObjectKey("layer", s.key)).join(" "),
       };
   }
+}
+
+/** The metadata a build wrote beside its zip (sizes, packages): a JSON object, or an error naming where it was read. */
+export function metadataObject(data: unknown, where: string): Readonly<Record<string, unknown>> {
+  if (data === null || typeof data !== "object" || Array.isArray(data)) {
+    throw new StateError(`${where} is not the metadata a build writes (a JSON object)`);
+  }
+  return data as Record<string, unknown>;
 }

@@ -3,6 +3,7 @@ import { randomUUID } from "node:crypto";
 import { hostname, userInfo } from "node:os";
 import { PipelineError } from "../errors.ts";
 import type { LockInfo, StateLock } from "../ports.ts";
+import { sleep as defaultSleep } from "../util/sleep.ts";
 
 export function lockHolder(env: NodeJS.ProcessEnv): string {
   if (env.GITHUB_ACTIONS === "true") {
@@ -29,7 +30,7 @@ export interface AcquireOptions {
 
 /** Takes the lock or throws LOCKED naming the holder, after waiting up to `waitMs`. */
 export async function acquireLock(lock: StateLock, options: AcquireOptions): Promise<LockInfo> {
-  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const sleep = options.sleep ?? defaultSleep;
   const start = options.now().getTime();
   let announced = false;
   for (;;) {

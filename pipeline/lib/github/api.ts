@@ -4,6 +4,7 @@
  * response's own message are kept in it.
  */
 import { PipelineError } from "../errors.ts";
+import { sleep as defaultSleep } from "../util/sleep.ts";
 
 export const DEFAULT_API_URL = "https://api.github.com";
 
@@ -36,7 +37,7 @@ export class GitHubClient {
   constructor(private readonly options: GitHubClientOptions) {
     this.base = new URL(options.apiUrl.endsWith("/") ? options.apiUrl : `${options.apiUrl}/`);
     this.fetch = options.fetch ?? globalThis.fetch;
-    this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+    this.sleep = options.sleep ?? defaultSleep;
     this.attempts = options.attempts ?? 3;
     this.timeoutMs = options.timeoutMs ?? 30_000;
   }

@@ -2,25 +2,15 @@
  * Validates manifest data against `schema/layers.schema.json` and turns ajv's findings into
  * problems a person can act on, each pinned to the line and column of the offending value.
  */
-import { readFileSync } from "node:fs";
-import { Ajv } from "ajv";
-import type { ErrorObject, ValidateFunction } from "ajv";
+import { schemaValidator } from "../util/json-schema.ts";
+import type { ErrorObject, ValidateFunction } from "../util/json-schema.ts";
 import type { Problem } from "../errors.ts";
 import type { ManifestPath, ManifestSource } from "./source.ts";
 
 export const SCHEMA_PATH = new URL("../../../schema/layers.schema.json", import.meta.url);
 
-let compiled: ValidateFunction | undefined;
-
 function validator(): ValidateFunction {
-  if (!compiled) {
-    const schema = JSON.parse(readFileSync(SCHEMA_PATH, "utf8")) as object;
-    const ajv = new Ajv({ allErrors: true, verbose: true, strict: true, allowUnionTypes: false });
-    // A human wording for patterns, read when reporting; editors ignore it.
-    ajv.addKeyword({ keyword: "x-hint", schemaType: "string" });
-    compiled = ajv.compile(schema);
-  }
-  return compiled;
+  return schemaValidator("layers", SCHEMA_PATH, { verbose: true });
 }
 
 function pathOf(instancePath: string): (string | number)[] {

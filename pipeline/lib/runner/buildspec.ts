@@ -4,10 +4,9 @@
  * out. A key the runner does not implement is an error, never silently ignored: a build that
  * passes locally must not depend on something only CodeBuild would have done.
  */
-import { readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
-import { Ajv } from "ajv";
-import type { ErrorObject, ValidateFunction } from "ajv";
+import { schemaValidator } from "../util/json-schema.ts";
+import type { ErrorObject, ValidateFunction } from "../util/json-schema.ts";
 import { parseDocument } from "yaml";
 import { PipelineError } from "../errors.ts";
 
@@ -55,15 +54,8 @@ export class BuildspecError extends PipelineError {
   }
 }
 
-let compiled: ValidateFunction | undefined;
-
 function validator(): ValidateFunction {
-  if (!compiled) {
-    const schema = JSON.parse(readFileSync(BUILDSPEC_SCHEMA_PATH, "utf8")) as object;
-    const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true });
-    compiled = ajv.compile(schema);
-  }
-  return compiled;
+  return schemaValidator("buildspec", BUILDSPEC_SCHEMA_PATH, { allowUnionTypes: true });
 }
 
 function dotted(instancePath: string): string {

@@ -26,6 +26,7 @@ import type { AwsClientOptions } from "./clients.ts";
 import { NETWORK_ERROR_CODES, awsErrorCode, call, httpStatus, isNotFound, toPipelineError } from "./errors.ts";
 import type { AwsCallContext } from "./errors.ts";
 import { grantsFromPolicy, sameGrant } from "./layer-policy.ts";
+import { sleep } from "../../util/sleep.ts";
 
 /** The runtime every layer is published for (provided.al2 is deprecated). */
 export const LAYER_RUNTIME = "provided.al2023";
@@ -53,7 +54,6 @@ function view(layerName: string, item: LayerVersionsListItem): PublishedVersion 
   };
 }
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** How a failed request may be retried: not at all, freely (it did nothing), or after checking whether it took effect. */
 function retryKind(error: unknown): "none" | "throttled" | "ambiguous" {

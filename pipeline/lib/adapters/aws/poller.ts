@@ -3,6 +3,7 @@
  * call (CodeBuild's BatchGetBuilds takes up to 100 ids), so ten running builds cost one call per
  * tick, not ten. The delay between ticks grows while nothing new is watched.
  */
+import { sleep as defaultSleep } from "../../util/sleep.ts";
 
 export interface PollTiming {
   readonly initialDelayMs: number;
@@ -33,7 +34,7 @@ export class BatchPoller<T> {
   constructor(
     private readonly fetch: BatchFetch<T>,
     private readonly timing: PollTiming = DEFAULT_POLL_TIMING,
-    private readonly sleep: (ms: number) => Promise<void> = (ms) => new Promise((r) => setTimeout(r, ms)),
+    private readonly sleep: (ms: number) => Promise<void> = defaultSleep,
     private readonly batchSize = 100,
   ) {
     this.delay = timing.initialDelayMs;

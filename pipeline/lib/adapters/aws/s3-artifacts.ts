@@ -5,6 +5,9 @@
  * reads layer content only from a bucket in the layer's own region.
  */
 import { StateError } from "../../errors.ts";
+import { metadataObject } from "../../contract.ts";
+import { parseStored } from "../../stored/formats.ts";
+import { parseJsonText } from "../../util/json.ts";
 import type { BuildRecord } from "../../keys/inputs.ts";
 import { OUTPUTS_INDEX_KEY, artifactMetadataKey, artifactObjectKey, artifactRecordKey, bucketName } from "../../naming.ts";
 import type { ArtifactKind } from "../../naming.ts";
@@ -17,14 +20,6 @@ export interface S3ArtifactStoreOptions {
   readonly bucketTemplate: string;
   /** The builder region: where builds write and canonical artifacts are kept. */
   readonly region: string;
-}
-
-function parseJson<T>(text: string, where: string): T {
-  try {
-    return JSON.parse(text) as T;
-  } catch (error) {
-    throw new StateError(`${where} is not valid JSON (${(error as Error).message}); fix or remove it`, { cause: error });
-  }
 }
 
 export class S3ArtifactStore implements ArtifactStore {
@@ -52,7 +47,7 @@ export class S3ArtifactStore implements ArtifactStore {
   async readRecord(ref: ArtifactRef): Promise<BuildRecord | undefined> {
     const key = artifactRecordKey(ref.kind, ref.key);
     const object = await this.bucket.get(key);
-    return object ? parseJson<BuildRecord>(object.body.toString("utf8"), this.bucket.url(key)) : undefined;
+    return object ? parseStored("build record", object.body.toString("utf8"), this.bucket.url(key)) : undefined;
   }
 
   async writeRecord(ref: ArtifactRef, record: BuildRecord): Promise<void> {
@@ -92,13 +87,13 @@ export class S3ArtifactStore implements ArtifactStore {
 
   async readOutputs(): Promise<OutputsIndex | undefined> {
     const object = await this.bucket.get(OUTPUTS_INDEX_KEY);
-    return object ? parseJson<OutputsIndex>(object.body.toString("utf8"), this.bucket.url(OUTPUTS_INDEX_KEY)) : undefined;
+    return object ? parseStored("outputs index", object.body.toString("utf8"), this.bucket.url(OUTPUTS_INDEX_KEY)) : undefined;
   }
 
   async readMetadata(kind: ArtifactKind, key: string): Promise<Readonly<Record<string, unknown>> | undefined> {
     const objectKey = artifactMetadataKey(kind, key);
     const object = await this.bucket.get(objectKey);
-    return object ? parseJson<Record<string, unknown>>(object.body.toString("utf8"), this.bucket.url(objectKey)) : undefined;
+    return object ? metadataObject(parseJsonText(object.body.toString("utf8"), this.bucket.url(objectKey)), this.bucket.url(objectKey)) : undefined;
   }
 
   /**

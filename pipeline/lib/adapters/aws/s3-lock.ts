@@ -10,8 +10,10 @@
  */
 import { StateError } from "../../errors.ts";
 import { LOCK_KEY } from "../../naming.ts";
+import { parseStored } from "../../stored/formats.ts";
 import type { LockAttempt, LockInfo, StateLock } from "../../ports.ts";
 import type { S3Bucket } from "./s3-objects.ts";
+import { sleep as defaultSleep } from "../../util/sleep.ts";
 
 
 export type ForceReleaseOutcome =
@@ -25,7 +27,6 @@ export interface S3StateLockOptions {
   readonly sleep?: (ms: number) => Promise<void>;
 }
 
-const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 export class S3StateLock implements StateLock {
   private readonly attempts: number;
@@ -89,15 +90,7 @@ export class S3StateLock implements StateLock {
   private async readWithTag(): Promise<{ info: LockInfo; etag: string } | undefined> {
     const object = await this.bucket.get(LOCK_KEY);
     if (!object) return undefined;
-    let info: LockInfo;
-    try {
-      info = JSON.parse(object.body.toString("utf8")) as LockInfo;
-    } catch (error) {
-      throw new StateError(`the lock ${this.location} is not valid JSON; remove it if no reconcile is running`, { cause: error });
-    }
-    if (typeof info.id !== "string") {
-      throw new StateError(`the lock ${this.location} has no id; remove it if no reconcile is running`);
-    }
+    const info = parseStored("lock", object.body.toString("utf8"), this.location);
     return { info, etag: object.etag };
   }
 }

@@ -4,11 +4,11 @@
  * running on this machine or in the Lambda image with Docker. Artifacts land in the local
  * backend's folder at their content-addressed keys.
  */
-import { readFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { PipelineError } from "../../errors.ts";
 import { artifactMetadataKey, artifactObjectKey } from "../../naming.ts";
-import { BUILDSPECS, buildEnvironment } from "../../contract.ts";
+import { BUILDSPECS, buildEnvironment, metadataObject } from "../../contract.ts";
+import { readJsonFile } from "../../util/json.ts";
 import type { BuildInputs } from "../../keys/inputs.ts";
 import { TOOL_ROOT } from "../../keys/sources.ts";
 import { detectDockerEngine } from "../../runner/docker.ts";
@@ -90,6 +90,6 @@ export async function runLocalBuild(request: LocalBuildRequest): Promise<LocalBu
   const zipPath = join(storeRoot, ...artifactObjectKey(request.inputs.kind, request.key).split("/"));
   const metadataPath = join(storeRoot, ...artifactMetadataKey(request.inputs.kind, request.key).split("/"));
   if (result.status !== "SUCCEEDED") return { ...result, zipPath, metadataPath };
-  const metadata = JSON.parse(await readFile(metadataPath, "utf8")) as Record<string, unknown>;
+  const metadata = metadataObject(await readJsonFile(metadataPath), metadataPath);
   return { ...result, zipPath, metadataPath, metadata };
 }

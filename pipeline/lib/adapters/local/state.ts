@@ -11,13 +11,17 @@
  *
  * Versions behave as Lambda's do: numbers only grow and are never reused after a delete.
  */
-import { mkdir, open, readFile, readdir, rename, stat, unlink, writeFile } from "node:fs/promises";
+import { mkdir, open, readdir, rename, stat, unlink, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { StateError } from "../../errors.ts";
 import { LOCAL_LOCK_FILE, OUTPUTS_INDEX_KEY, artifactObjectKey, artifactRecordKey, keyFromDescription, localPublishedKey } from "../../naming.ts";
 import type { Arch } from "../../manifest/types.ts";
 import type { BuildRecord } from "../../keys/inputs.ts";
+import { checkStored } from "../../stored/formats.ts";
+import type { StoredFormat, StoredTypes } from "../../stored/formats.ts";
+import { readJsonFile } from "../../util/json.ts";
+import { schemaValidator } from "../../util/json-schema.ts";
 import type {
   ArtifactLocation,
   ArtifactRef,
@@ -51,23 +55,39 @@ interface StoredLayer {
   versions: StoredVersion[];
 }
 
-function isMissing(error: unknown): boolean {
-  return (error as NodeJS.ErrnoException | undefined)?.code === "ENOENT";
+const STORED_LAYER_SCHEMA = {
+  type: "object",
+  required: ["lastVersion", "versions"],
+  properties: {
+    lastVersion: { type: "integer", minimum: 0 },
+    versions: {
+      type: "array",
+      items: {
+        type: "object",
+        required: ["version", "createdAt", "architectures", "content", "grants"],
+        properties: {
+          version: { type: "integer", minimum: 1 },
+          description: { type: "string" },
+          createdAt: { type: "string" },
+          architectures: { type: "array", items: { enum: ["x86_64", "arm64"] } },
+          content: { type: "object", required: ["bucket", "objectKey"], properties: { bucket: { type: "string" }, objectKey: { type: "string" } } },
+          license: { type: "string" },
+          grants: { type: "array", items: { type: "object", required: ["kind"], properties: { kind: { enum: ["account", "organization", "public"] } } } },
+        },
+      },
+    },
+  },
+} as const;
+
+const storedLayerValidator = () => schemaValidator("local:published-layer", STORED_LAYER_SCHEMA);
+
+async function readStored<F extends StoredFormat>(format: F, file: string): Promise<StoredTypes[F] | undefined> {
+  const data = await readJsonFile(file);
+  return data === undefined ? undefined : checkStored(format, data, file);
 }
 
-async function readJson<T>(file: string): Promise<T | undefined> {
-  let text: string;
-  try {
-    text = await readFile(file, "utf8");
-  } catch (error) {
-    if (isMissing(error)) return undefined;
-    throw new StateError(`cannot read ${file}: ${(error as Error).message}`, { cause: error });
-  }
-  try {
-    return JSON.parse(text) as T;
-  } catch (error) {
-    throw new StateError(`${file} is not valid JSON (${(error as Error).message}); fix or remove it`, { cause: error });
-  }
+function isMissing(error: unknown): boolean {
+  return (error as NodeJS.ErrnoException | undefined)?.code === "ENOENT";
 }
 
 /** Writes through a temporary file and a rename, so a killed run never leaves half a file. */
@@ -108,7 +128,7 @@ export class LocalArtifactStore implements ArtifactStore {
   }
 
   async readRecord(ref: ArtifactRef): Promise<BuildRecord | undefined> {
-    return readJson<BuildRecord>(this.path(artifactRecordKey(ref.kind, ref.key)));
+    return readStored("build record", this.path(artifactRecordKey(ref.kind, ref.key)));
   }
 
   async writeRecord(ref: ArtifactRef, record: BuildRecord): Promise<void> {
@@ -123,7 +143,7 @@ export class LocalArtifactStore implements ArtifactStore {
   }
 
   async readOutputs(): Promise<OutputsIndex | undefined> {
-    return readJson<OutputsIndex>(this.path(OUTPUTS_INDEX_KEY));
+    return readStored("outputs index", this.path(OUTPUTS_INDEX_KEY));
   }
 
   async copyToRegion(ref: ArtifactRef, _region: string): Promise<ArtifactLocation> {
@@ -159,7 +179,11 @@ export class LocalPublishedLayers implements PublishedLayers {
   }
 
   private async load(region: string, layerName: string): Promise<StoredLayer | undefined> {
-    return readJson<StoredLayer>(this.file(region, layerName));
+    const file = this.file(region, layerName);
+    const data = await readJsonFile(file);
+    if (data === undefined) return undefined;
+    if (!storedLayerValidator()(data)) throw new StateError(`${file} is not a valid record of published versions; fix or remove it`);
+    return data as StoredLayer;
   }
 
   private async loadOrThrow(region: string, layerName: string, version: number): Promise<[StoredLayer, StoredVersion]> {
@@ -284,6 +308,6 @@ export class LocalStateLock implements StateLock {
   }
 
   async read(): Promise<LockInfo | undefined> {
-    return readJson<LockInfo>(this.file);
+    return readStored("lock", this.file);
   }
 }
