@@ -74,3 +74,14 @@ export class StateError extends PipelineError {
     this.name = "StateError";
   }
 }
+
+/**
+ * Something the code itself guarantees did not hold: a bug in r-lambda-layers, never the user's
+ * input or the world's state. Reported with its stack and a request to report it.
+ */
+export class InternalError extends PipelineError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("INTERNAL", message, options);
+    this.name = "InternalError";
+  }
+}

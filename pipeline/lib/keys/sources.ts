@@ -3,7 +3,7 @@
  * repository-relative path and its content with line ends normalised, so the same checkout gives
  * the same digest on any machine, at any path, from any git autocrlf setting.
  */
-import { readFile, readdir } from "node:fs/promises";
+import { readFile, readdir, stat } from "node:fs/promises";
 import { join, relative, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { sha256 } from "./canonical.ts";
@@ -25,6 +25,8 @@ export interface SourceFile {
   /** Repository-relative, `/`-separated. */
   readonly path: string;
   readonly content: Uint8Array;
+  /** Whether any execute bit is set (the source bundle keeps it; build keys ignore it). */
+  readonly executable?: boolean;
 }
 
 function isBinary(content: Uint8Array): boolean {
@@ -39,9 +41,12 @@ export function normalizedContent(content: Uint8Array): Uint8Array {
   return Buffer.from(text.replace(/\r\n/g, "\n"), "latin1");
 }
 
-/** Pure: the digest of a set of files, independent of the order they are given in. */
-export function digestFiles(files: readonly SourceFile[], declared: readonly string[]): string {
-  const lines = files.map((f) => `${f.path}\u0000${sha256(normalizedContent(f.content))}`);
+/**
+ * Pure: the digest of a set of files, independent of the order they are given in. With
+ * `withModes`, whether each file is executable counts too (the source bundle, where it matters).
+ */
+export function digestFiles(files: readonly SourceFile[], declared: readonly string[], withModes = false): string {
+  const lines = files.map((f) => `${f.path}\u0000${withModes ? `${f.executable ? "755" : "644"}\u0000` : ""}${sha256(normalizedContent(f.content))}`);
   // A declared path with no files still counts, so deleting a script changes the digest.
   for (const path of declared) {
     if (!files.some((f) => f.path === path || f.path.startsWith(`${path}/`))) lines.push(`${path}\u0000missing`);
@@ -49,6 +54,7 @@ export function digestFiles(files: readonly SourceFile[], declared: readonly str
   return sha256(lines.sort().join("\n"));
 }
 
+/** The one directory walker: every regular file under `path` (a folder or a file), with its execute bit. */
 async function collect(root: string, path: string, out: SourceFile[]): Promise<void> {
   const abs = join(root, path);
   let entries;
@@ -58,14 +64,25 @@ async function collect(root: string, path: string, out: SourceFile[]): Promise<v
     const code = (error as NodeJS.ErrnoException).code;
     if (code === "ENOENT") return;
     if (code !== "ENOTDIR") throw error;
-    out.push({ path, content: await readFile(abs) });
+    out.push({ path, content: await readFile(abs), executable: await isExecutable(abs) });
     return;
   }
   for (const entry of entries) {
     const child = `${path}/${entry.name}`;
     if (entry.isDirectory()) await collect(root, child, out);
-    else if (entry.isFile()) out.push({ path: child, content: await readFile(join(root, child)) });
+    else if (entry.isFile()) out.push({ path: child, content: await readFile(join(root, child)), executable: await isExecutable(join(root, child)) });
   }
+}
+
+async function isExecutable(file: string): Promise<boolean> {
+  return ((await stat(file)).mode & 0o111) !== 0;
+}
+
+/** Every file under the given repository-relative paths. */
+export async function readTree(root: string, paths: readonly string[]): Promise<SourceFile[]> {
+  const out: SourceFile[] = [];
+  for (const path of paths) await collect(root, path, out);
+  return out.map((f) => ({ ...f, path: relative(root, join(root, f.path)).split(sep).join("/") }));
 }
 
 export async function readSourceSet(root: string, set: SourceSet): Promise<SourceFile[]> {

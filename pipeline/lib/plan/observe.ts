@@ -1,18 +1,20 @@
 /**
- * Reads what the planner needs to know, through the ports, before planning. The number of calls
+ * Reads what the planner needs to know, through the ports, before planning. What to read is
+ * decided by the same pure functions the planner decides with (needs.ts), so the number of calls
  * is bounded by what the plan can use: one listing per region; grants only for versions that stay
  * current, and for those only when the last reconcile's outputs index does not record them or
  * `refreshGrants` asks for the live policies (drift checks, reconciles); build records only for
- * keys that changed; version lists only when pruning; and
- * artifacts only where a publication needs a new version (then down the builds it needs), so a
- * plan with nothing to do asks the artifact store nothing.
+ * keys that changed; version lists only when pruning; and artifacts only where a publication
+ * needs a new version (then down the builds it needs), so a plan with nothing to do asks the
+ * artifact store nothing.
  */
-import type { BuildGraph, LayerBuild, RBuild } from "../keys/graph.ts";
+import type { BuildGraph } from "../keys/graph.ts";
 import type { BuildInputs } from "../keys/inputs.ts";
-import type { ObservedState, PublishedLayerState } from "./types.ts";
-import { artifactId } from "./types.ts";
-import { createLimiter } from "../util/concurrency.ts";
+import type { ArtifactKind } from "../naming.ts";
 import type { Backend, Grant, OutputsIndex, PublishedVersion } from "../ports.ts";
+import { createLimiter } from "../util/concurrency.ts";
+import { artifactId, isStale, neededBuilds, publications } from "./needs.ts";
+import type { ObservedState, PublishedLayerState } from "./types.ts";
 
 export interface ObserveOptions {
   readonly prune: boolean;
@@ -24,6 +26,8 @@ export interface ObserveOptions {
 
 /** Reads are cheap for the services and latency-bound for us: many may be in flight. */
 export const DEFAULT_READ_CONCURRENCY = 64;
+
+type MutableLayerState = { latest: PublishedVersion; grants?: readonly Grant[]; versions?: readonly PublishedVersion[] };
 
 export async function observe(graph: BuildGraph, backend: Backend, options: ObserveOptions): Promise<ObservedState> {
   const limit = createLimiter(options.concurrency ?? DEFAULT_READ_CONCURRENCY);
@@ -38,35 +42,45 @@ export async function observe(graph: BuildGraph, backend: Backend, options: Obse
     if (entry.grants) recordedGrants.set(`${entry.region}/${entry.layerName}/${entry.version}/${entry.key}`, entry.grants);
   }
 
-  const keyOf = new Map<string, string>(); // `${region}/${layerName}` → current key
-  for (const build of graph.layerBuilds) {
-    for (const region of build.layer.regions) keyOf.set(`${region}/${build.layerName}`, build.key);
-  }
-
-  const published = new Map<string, Map<string, PublishedLayerState>>();
-  const oldKeys = new Set<string>();
-  const reads: Promise<unknown>[] = [];
+  // Every head the plan can act on: ours (it carries a key) or one the manifest names.
+  const declared = new Set(graph.layerBuilds.flatMap((b) => b.layer.regions.map((region) => `${region}/${b.layerName}`)));
+  const published = new Map<string, Map<string, MutableLayerState>>();
   for (const region of regions) {
-    const byName = new Map<string, PublishedLayerState>();
+    const byName = new Map<string, MutableLayerState>();
     published.set(region, byName);
     for (const latest of heads.get(region) ?? []) {
-      const current = keyOf.get(`${region}/${latest.layerName}`);
-      if (current === undefined && latest.key === undefined) continue; // someone else's layer: none of our business
-      const entry: { latest: PublishedVersion; grants?: PublishedLayerState["grants"]; versions?: PublishedVersion[] } = { latest };
-      byName.set(latest.layerName, entry);
-      if (current !== undefined && latest.key === current) {
-        const recorded = recordedGrants.get(`${region}/${latest.layerName}/${latest.version}/${latest.key}`);
-        if (recorded) entry.grants = recorded;
-        else reads.push(limit(async () => (entry.grants = await backend.layers.readGrants(region, latest.layerName, latest.version))));
-      } else if (latest.key !== undefined) {
-        oldKeys.add(latest.key);
-      }
-      if (options.prune) {
-        reads.push(limit(async () => (entry.versions = await backend.layers.listVersions(region, latest.layerName))));
-      }
+      if (latest.key === undefined && !declared.has(`${region}/${latest.layerName}`)) continue; // someone else's layer
+      byName.set(latest.layerName, { latest });
     }
   }
 
+  const all = publications(graph, (region, layerName) => published.get(region)?.get(layerName)?.latest);
+  const reads: Promise<unknown>[] = [];
+
+  // Grants of versions that stay current; build records of keys being replaced (to say what changed).
+  const oldKeys = new Set<string>();
+  for (const p of all) {
+    const entry = published.get(p.region)?.get(p.build.layerName);
+    if (!entry) continue;
+    if (!isStale(p)) {
+      const { layerName, version, key } = entry.latest;
+      const recorded = recordedGrants.get(`${p.region}/${layerName}/${version}/${key}`);
+      if (recorded) entry.grants = recorded;
+      else reads.push(limit(async () => (entry.grants = await backend.layers.readGrants(p.region, layerName, version))));
+    }
+  }
+  const currentKey = new Map(all.map((p) => [`${p.region}/${p.build.layerName}`, p.build.key]));
+  for (const [region, byName] of published) {
+    for (const [layerName, entry] of byName) {
+      const key = entry.latest.key;
+      if (key !== undefined && key !== currentKey.get(`${region}/${layerName}`)) oldKeys.add(key);
+    }
+  }
+  if (options.prune) {
+    for (const [region, byName] of published) {
+      for (const [layerName, entry] of byName) reads.push(limit(async () => (entry.versions = await backend.layers.listVersions(region, layerName))));
+    }
+  }
   const records = new Map<string, BuildInputs>();
   for (const key of oldKeys) {
     reads.push(
@@ -77,31 +91,20 @@ export async function observe(graph: BuildGraph, backend: Backend, options: Obse
     );
   }
 
-  // Artifacts: those of builds whose key some region lacks, and below a missing one what it is built from.
+  // Artifacts: ask what the needed builds depend on until nothing decisive is unknown.
   const artifacts = new Map<string, boolean>();
-  const checking = new Map<string, Promise<boolean>>();
-  const present = (kind: "r" | "layer", key: string): Promise<boolean> => {
-    const id = artifactId(kind, key);
-    let pending = checking.get(id);
-    if (!pending) {
-      pending = limit(() => backend.artifacts.has({ kind, key })).then((has) => {
-        artifacts.set(id, has);
-        return has;
-      });
-      checking.set(id, pending);
-    }
-    return pending;
-  };
-  const checkR = async (b: RBuild) => void (await present("r", b.key));
-  const checkLayer = async (b: LayerBuild): Promise<void> => {
-    if (await present("layer", b.key)) return;
-    await Promise.all([checkR(b.rBuild), ...b.stacks.map(checkLayer)]);
-  };
-  for (const build of graph.layerBuilds) {
-    const stale = build.layer.regions.some((region) => published.get(region)?.get(build.layerName)?.latest.key !== build.key);
-    if (stale) reads.push(checkLayer(build));
-  }
+  const stale = all.filter(isStale).map((p) => p.build);
+  const known = (kind: ArtifactKind, key: string) => artifacts.get(artifactId(kind, key));
+  reads.push(
+    (async () => {
+      for (;;) {
+        const { unknown } = neededBuilds(stale, known);
+        if (unknown.length === 0) return;
+        await Promise.all(unknown.map((ref) => limit(async () => artifacts.set(artifactId(ref.kind, ref.key), await backend.artifacts.has(ref)))));
+      }
+    })(),
+  );
 
   await Promise.all(reads);
-  return { description: backend.description, artifacts, records, published };
+  return { description: backend.description, artifacts, records, published: published as ReadonlyMap<string, ReadonlyMap<string, PublishedLayerState>> };
 }

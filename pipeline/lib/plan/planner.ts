@@ -1,14 +1,19 @@
 /**
  * The planner: manifest (as a build graph) + observed state + clock in, plan out. Pure and
- * synchronous; everything it knows arrives as an argument.
+ * synchronous; everything it knows arrives as an argument. It runs in four steps, each a
+ * function below: which publications need a new version (needs.ts, shared with observe), which
+ * builds those need, then per layer its builds, publishes, grants and pruning, then orphans.
  *
  * Artifacts are a cache: an artifact is built when it is missing and something planned needs it
  * (a publish, or a build that links against it), so a published layer whose zip expired from the
  * bucket is not rebuilt for nothing.
  */
-import type { BuildGraph, LayerBuild } from "../keys/graph.ts";
+import { InternalError } from "../errors.ts";
 import type { Grant } from "../grants.ts";
 import { describeGrant, desiredGrants, grantId } from "../grants.ts";
+import type { BuildGraph, LayerBuild } from "../keys/graph.ts";
+import { artifactId, isStale, neededBuilds, publications } from "./needs.ts";
+import type { Publication } from "./needs.ts";
 import { explainChange } from "./reasons.ts";
 import type {
   Action,
@@ -17,12 +22,12 @@ import type {
   GrantAction,
   ObservedState,
   Plan,
-  PlanSummary,
   PruneAction,
   PublicationTarget,
   PublishAction,
+  PublishedLayerState,
 } from "./types.ts";
-import { PLAN_FORMAT_VERSION, artifactId } from "./types.ts";
+import { PLAN_FORMAT_VERSION } from "./types.ts";
 
 export interface PlanInput {
   readonly manifestFile: string;
@@ -35,84 +40,88 @@ export interface PlanInput {
 
 const short = (key: string) => key.slice(0, 12);
 
+/** What the planner reads of the observed state, by question. */
+interface View {
+  readonly published: (region: string, layerName: string) => PublishedLayerState | undefined;
+  /** "inputs changed (packages changed: +gbm)": why `build` no longer matches `oldKey`. */
+  readonly explained: (oldKey: string, build: LayerBuild) => string;
+}
+
 export function plan(input: PlanInput): Plan {
   const { graph, observed } = input;
-  const published = (region: string, layerName: string) => observed.published.get(region)?.get(layerName);
-  const built = (kind: "r" | "layer", key: string): boolean => {
-    const known = observed.artifacts.get(artifactId(kind, key));
-    if (known === undefined) throw new Error(`internal: the plan needs artifact ${kind}:${key}, which was not observed`);
-    return known;
+  const view: View = {
+    published: (region, layerName) => observed.published.get(region)?.get(layerName),
+    explained: (oldKey, build) => {
+      const before = observed.records.get(oldKey);
+      const why = before ? explainChange(before, build.inputs) : undefined;
+      return why ? ` (${why})` : "";
+    },
   };
 
-  // 1. Which publications need a new version, and which layer builds those need.
-  interface PublishNeed {
-    build: LayerBuild;
-    region: string;
-    replaces?: number;
-    reason: string;
-  }
-  const publishNeeds: PublishNeed[] = [];
-  for (const build of graph.layerBuilds) {
-    for (const region of build.layer.regions) {
-      const head = published(region, build.layerName)?.latest;
-      if (!head) {
-        publishNeeds.push({ build, region, reason: `not yet published in ${region}` });
-      } else if (head.key !== build.key) {
-        const why =
-          head.key === undefined
-            ? "carries no build key (published outside this pipeline?)"
-            : `carries another key${explained(head.key, build)}`;
-        publishNeeds.push({ build, region, replaces: head.version, reason: `published version ${head.version} ${why}` });
-      }
-    }
-  }
+  const stale = publications(graph, (region, layerName) => view.published(region, layerName)?.latest).filter(isStale);
+  const { compileActions, buildActions } = planBuilds(graph, observed, stale, view);
+  const perLayer = planLayers(graph, stale, buildActions, view, input.prune);
+  const orphans = input.prune ? planOrphans(observed, perLayer.declared) : [];
 
-  // 2. Builds: walk down from what is needed to what is missing.
-  const neededLayers = new Map<string, LayerBuild>();
-  const needLayer = (build: LayerBuild) => {
-    if (neededLayers.has(build.id) || built("layer", build.key)) return;
-    neededLayers.set(build.id, build);
-    build.stacks.forEach(needLayer);
+  const actions: Action[] = [...compileActions, ...perLayer.actions, ...orphans];
+  return {
+    version: PLAN_FORMAT_VERSION,
+    generatedAt: input.now.toISOString(),
+    manifest: input.manifestFile,
+    state: observed.description,
+    pruning: input.prune,
+    actions,
+    summary: {
+      build: compileActions.length + buildActions.size,
+      publish: stale.length,
+      grant: actions.filter((a) => a.kind === "grant").length,
+      prune: actions.filter((a) => a.kind === "prune").length,
+      unchanged: perLayer.unchanged,
+    },
+    warnings: input.warnings ?? [],
   };
-  publishNeeds.forEach((n) => needLayer(n.build));
+}
 
-  const neededR = new Set<string>();
-  for (const build of neededLayers.values()) {
-    if (!built("r", build.rBuild.key)) neededR.add(build.rBuild.id);
+/** Step 2: the R and layer builds the stale publications need, with their dependencies. */
+function planBuilds(
+  graph: BuildGraph,
+  observed: ObservedState,
+  stale: readonly Publication[],
+  view: View,
+): { compileActions: CompileRAction[]; buildActions: Map<string, BuildLayerAction> } {
+  const needed = neededBuilds(
+    stale.map((p) => p.build),
+    (kind, key) => observed.artifacts.get(artifactId(kind, key)),
+  );
+  if (needed.unknown.length > 0) {
+    // observe() reads exactly what neededBuilds asks for, so this means the two were given different graphs.
+    throw new InternalError(`the plan needs artifacts that were not observed: ${needed.unknown.map((r) => `${r.kind}:${r.key}`).join(", ")}`);
   }
 
   const compileIds = new Map<string, string>();
   const compileActions: CompileRAction[] = graph.rBuilds
-    .filter((b) => neededR.has(b.id))
+    .filter((b) => needed.r.has(b.id))
     .map((b) => {
       const id = `compile-r:${b.rVersion}:${b.arch}`;
       compileIds.set(b.id, id);
-      return {
-        kind: "compile-r",
-        id,
-        dependsOn: [],
-        change: "create",
-        r: b.rVersion,
-        arch: b.arch,
-        key: b.key,
-        reason: `not yet built (key ${short(b.key)})`,
-      };
+      return { kind: "compile-r", id, dependsOn: [], change: "create", r: b.rVersion, arch: b.arch, key: b.key, reason: `not yet built (key ${short(b.key)})` };
     });
 
-  const buildIds = new Map<string, string>();
   const buildActions = new Map<string, BuildLayerAction>();
   for (const build of graph.layerBuilds) {
-    if (!neededLayers.has(build.id)) continue;
-    const id = `build-layer:${build.layer.name}:${build.rVersion}:${build.arch}`;
-    buildIds.set(build.id, id);
+    if (!needed.layers.has(build.id)) continue;
+    const compileId = compileIds.get(build.rBuild.id);
     const dependsOn = [
-      ...(compileIds.has(build.rBuild.id) ? [compileIds.get(build.rBuild.id) as string] : []),
-      ...build.stacks.flatMap((s) => (buildIds.has(s.id) ? [buildIds.get(s.id) as string] : [])),
+      ...(compileId ? [compileId] : []),
+      ...build.stacks.flatMap((s) => {
+        const below = buildActions.get(s.id);
+        return below ? [below.id] : [];
+      }),
     ];
-    const previous = previousKey(build);
+    const previous = previousKey(build, view);
     buildActions.set(build.id, {
       kind: "build-layer",
-      id,
+      id: `build-layer:${build.layer.name}:${build.rVersion}:${build.arch}`,
       dependsOn,
       change: previous ? "update" : "create",
       layer: build.layer.name,
@@ -122,121 +131,110 @@ export function plan(input: PlanInput): Plan {
       key: build.key,
       rBuildKey: build.rBuild.key,
       stackKeys: build.stacks.map((s) => s.key),
-      reason: previous ? `inputs changed${explained(previous, build)}` : "not yet built",
+      reason: previous ? `inputs changed${view.explained(previous, build)}` : "not yet built",
     });
   }
+  return { compileActions, buildActions };
+}
 
-  // 3. Per layer: its builds, then per region its publish, grants and pruning.
-  const layerActions: Action[] = [];
-  let grantCount = 0;
+/** The key some region publishes for this build's layer name, when it differs from the build's. */
+function previousKey(build: LayerBuild, view: View): string | undefined {
+  for (const region of build.layer.regions) {
+    const key = view.published(region, build.layerName)?.latest.key;
+    if (key !== undefined && key !== build.key) return key;
+  }
+  return undefined;
+}
+
+/** Step 3: per layer build, its build action, then per region its publish, grants and pruning. */
+function planLayers(
+  graph: BuildGraph,
+  stale: readonly Publication[],
+  buildActions: ReadonlyMap<string, BuildLayerAction>,
+  view: View,
+  prune: boolean,
+): { actions: Action[]; unchanged: number; declared: Set<string> } {
+  const actions: Action[] = [];
+  const staleByPublication = new Map(stale.map((p) => [`${p.build.id}@${p.region}`, p]));
+  const declared = new Set<string>();
   let unchanged = 0;
-  const needsByPublication = new Map(publishNeeds.map((n) => [`${n.build.id}@${n.region}`, n]));
-  const publicationsDone = new Set<string>();
   for (const build of graph.layerBuilds) {
     const buildAction = buildActions.get(build.id);
-    if (buildAction) layerActions.push(buildAction);
+    if (buildAction) actions.push(buildAction);
     for (const region of build.layer.regions) {
-      const need = needsByPublication.get(`${build.id}@${region}`);
-      const state = published(region, build.layerName);
+      declared.add(`${region}/${build.layerName}`);
+      const state = view.published(region, build.layerName);
       const idSuffix = `${build.layer.name}:${build.rVersion}:${build.arch}:${region}`;
-      let publishId: string | undefined;
-      if (need) {
-        publishId = `publish:${idSuffix}`;
-        const publish: PublishAction = {
-          kind: "publish",
-          id: publishId,
-          dependsOn: buildAction ? [buildAction.id] : [],
-          change: need.replaces === undefined ? "create" : "update",
-          ...publication(build, region),
-          ...(need.replaces === undefined ? {} : { replacesVersion: need.replaces }),
-          reason: need.reason,
-        };
-        layerActions.push(publish);
-      }
-
-      const grant = grantAction(build, region, idSuffix, publishId, state?.grants, state?.latest.version);
-      if (grant) {
-        layerActions.push(grant);
-        grantCount++;
-      }
-      if (!need && !grant) unchanged++;
-
-      if (input.prune && state?.versions) {
-        // A planned publish adds a version, so one fewer of the existing ones is kept.
-        const keep = Math.max(0, build.layer.retain - (publishId ? 1 : 0));
-        const excess = state.versions.slice(keep).map((v) => v.version);
-        if (excess.length) {
-          layerActions.push({
-            kind: "prune",
-            id: `prune:${build.layerName}:${region}`,
-            dependsOn: publishId ? [publishId] : [],
-            change: "delete",
-            layer: build.layer.name,
-            layerName: build.layerName,
-            region,
-            versions: excess,
-            reason: `keeps the newest ${build.layer.retain} version${build.layer.retain === 1 ? "" : "s"}`,
-          });
-        }
-      }
-      publicationsDone.add(`${region}/${build.layerName}`);
+      const need = staleByPublication.get(`${build.id}@${region}`);
+      const publish = need ? publishAction(need, idSuffix, buildAction, view) : undefined;
+      if (publish) actions.push(publish);
+      const grant = grantAction(build, region, idSuffix, publish?.id, state?.grants, state?.latest.version);
+      if (grant) actions.push(grant);
+      if (!publish && !grant) unchanged++;
+      const pruning = prune ? retentionPrune(build, region, state, publish?.id) : undefined;
+      if (pruning) actions.push(pruning);
     }
   }
+  return { actions, unchanged, declared };
+}
 
-  // 4. Layers this pipeline published that the manifest no longer has.
-  const orphans: PruneAction[] = [];
-  if (input.prune) {
-    for (const [region, layers] of [...observed.published].sort(([a], [b]) => a.localeCompare(b))) {
-      for (const [layerName, state] of [...layers].sort(([a], [b]) => a.localeCompare(b))) {
-        if (publicationsDone.has(`${region}/${layerName}`) || state.latest.key === undefined) continue;
-        const versions = (state.versions ?? [state.latest]).map((v) => v.version);
-        orphans.push({
-          kind: "prune",
-          id: `prune:${layerName}:${region}`,
-          dependsOn: [],
-          change: "delete",
-          layerName,
-          region,
-          versions,
-          reason: "no longer in the manifest",
-        });
-      }
-    }
-  }
-
-  const actions: Action[] = [...compileActions, ...layerActions, ...orphans];
-  const summary: PlanSummary = {
-    build: compileActions.length + buildActions.size,
-    publish: publishNeeds.length,
-    grant: grantCount,
-    prune: actions.filter((a) => a.kind === "prune").length,
-    unchanged,
-  };
-
+function publishAction(need: Publication, idSuffix: string, buildAction: BuildLayerAction | undefined, view: View): PublishAction {
+  const { build, region, head } = need;
+  const why =
+    head === undefined
+      ? undefined
+      : head.key === undefined
+        ? "carries no build key (published outside this pipeline?)"
+        : `carries another key${view.explained(head.key, build)}`;
   return {
-    version: PLAN_FORMAT_VERSION,
-    generatedAt: input.now.toISOString(),
-    manifest: input.manifestFile,
-    state: observed.description,
-    pruning: input.prune,
-    actions,
-    summary,
-    warnings: input.warnings ?? [],
+    kind: "publish",
+    id: `publish:${idSuffix}`,
+    dependsOn: buildAction ? [buildAction.id] : [],
+    change: head === undefined ? "create" : "update",
+    ...publication(build, region),
+    ...(head === undefined ? {} : { replacesVersion: head.version }),
+    reason: head === undefined ? `not yet published in ${region}` : `published version ${head.version} ${why}`,
   };
+}
 
-  function previousKey(build: LayerBuild): string | undefined {
-    for (const region of build.layer.regions) {
-      const key = published(region, build.layerName)?.latest.key;
-      if (key !== undefined && key !== build.key) return key;
+/** Versions beyond the layer's retention; a planned publish adds one, so one fewer existing version is kept. */
+function retentionPrune(build: LayerBuild, region: string, state: PublishedLayerState | undefined, publishId: string | undefined): PruneAction | undefined {
+  if (!state?.versions) return undefined;
+  const keep = Math.max(0, build.layer.retain - (publishId ? 1 : 0));
+  const excess = state.versions.slice(keep).map((v) => v.version);
+  if (excess.length === 0) return undefined;
+  return {
+    kind: "prune",
+    id: `prune:${build.layerName}:${region}`,
+    dependsOn: publishId ? [publishId] : [],
+    change: "delete",
+    layer: build.layer.name,
+    layerName: build.layerName,
+    region,
+    versions: excess,
+    reason: `keeps the newest ${build.layer.retain} version${build.layer.retain === 1 ? "" : "s"}`,
+  };
+}
+
+/** Step 4: layers this pipeline published that the manifest no longer has (`declared`: `region/layerName`). */
+function planOrphans(observed: ObservedState, declared: ReadonlySet<string>): PruneAction[] {
+  const orphans: PruneAction[] = [];
+  for (const [region, layers] of [...observed.published].sort(([a], [b]) => a.localeCompare(b))) {
+    for (const [layerName, state] of [...layers].sort(([a], [b]) => a.localeCompare(b))) {
+      if (declared.has(`${region}/${layerName}`) || state.latest.key === undefined) continue;
+      orphans.push({
+        kind: "prune",
+        id: `prune:${layerName}:${region}`,
+        dependsOn: [],
+        change: "delete",
+        layerName,
+        region,
+        versions: (state.versions ?? [state.latest]).map((v) => v.version),
+        reason: "no longer in the manifest",
+      });
     }
-    return undefined;
   }
-
-  function explained(oldKey: string, build: LayerBuild): string {
-    const before = observed.records.get(oldKey);
-    const why = before ? explainChange(before, build.inputs) : undefined;
-    return why ? ` (${why})` : "";
-  }
+  return orphans;
 }
 
 /** What a publish or grant acts on: one layer build in one region. */

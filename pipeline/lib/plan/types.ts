@@ -116,5 +116,3 @@ export interface ObservedState {
   /** Region → published layer name → state. Regions not read are absent. */
   readonly published: ReadonlyMap<string, ReadonlyMap<string, PublishedLayerState>>;
 }
-
-export const artifactId = (kind: "r" | "layer", key: string) => `${kind}:${key}`;

@@ -4,10 +4,8 @@
  * of the zip bytes, which depend on the zlib at hand): builds from different scripts never
  * share a key, and the same scripts give the same key on any machine.
  */
-import { createHash } from "node:crypto";
-import { readFile, readdir, stat } from "node:fs/promises";
-import { join } from "node:path";
-import { normalizedContent } from "../../keys/sources.ts";
+import { digestFiles, normalizedContent, readTree } from "../../keys/sources.ts";
+import type { SourceFile } from "../../keys/sources.ts";
 import { sourceBundleKey } from "../../naming.ts";
 import { createZip } from "./zip.ts";
 import type { ZipEntry } from "./zip.ts";
@@ -22,31 +20,15 @@ export interface SourceBundle {
   readonly files: number;
 }
 
-async function collect(root: string, path: string, out: ZipEntry[]): Promise<void> {
-  const entries = await readdir(join(root, path), { withFileTypes: true });
-  for (const entry of entries) {
-    const child = `${path}/${entry.name}`;
-    if (entry.isDirectory()) {
-      await collect(root, child, out);
-    } else if (entry.isFile()) {
-      const file = join(root, child);
-      const executable = ((await stat(file)).mode & 0o111) !== 0;
-      // Line ends as checked out on Linux, whatever the checkout's autocrlf: the scripts run in bash.
-      out.push({ path: child, content: normalizedContent(await readFile(file)), mode: executable ? 0o755 : 0o644 });
-    }
-  }
-}
-
-export function bundleDigest(entries: readonly ZipEntry[]): string {
-  const lines = entries
-    .map((e) => `${e.path}\u0000${e.mode.toString(8)}\u0000${createHash("sha256").update(e.content).digest("hex")}`)
-    .sort();
-  return createHash("sha256").update(lines.join("\n")).digest("hex");
+/** The bundle's key: its files' paths, execute bits and contents (line ends as checked out on Linux). */
+export function bundleDigest(files: readonly SourceFile[]): string {
+  return digestFiles(files, BUNDLE_FOLDERS, true);
 }
 
 export async function createSourceBundle(toolRoot: string): Promise<SourceBundle> {
-  const entries: ZipEntry[] = [];
-  for (const folder of BUNDLE_FOLDERS) await collect(toolRoot, folder, entries);
-  const digest = bundleDigest(entries);
+  const files = await readTree(toolRoot, BUNDLE_FOLDERS);
+  const digest = bundleDigest(files);
+  // Line ends as checked out on Linux, whatever the checkout's autocrlf: the scripts run in bash.
+  const entries: ZipEntry[] = files.map((f) => ({ path: f.path, content: normalizedContent(f.content), mode: f.executable ? 0o755 : 0o644 }));
   return { digest, objectKey: sourceBundleKey(digest), zip: createZip(entries), files: entries.length };
 }
