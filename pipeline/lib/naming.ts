@@ -3,12 +3,11 @@
  * store holds (artifacts, records, metadata, outputs index, lock, source bundles), and the build-key marker in a layer version's description. Everything that needs a name asks
  * here, so the planner, the adapters and the build scripts cannot drift apart.
  */
-import type { Arch } from "./manifest/types.ts";
+import { InternalError } from "./errors.ts";
+import { DESCRIPTION_MAX } from "./lambda.ts";
+import type { Arch } from "./lambda.ts";
 
-/** Lambda's limit for a layer name in the API (the console form allows only 64). */
-export const LAYER_NAME_MAX = 140;
-/** Lambda's limit for a layer version description. */
-export const DESCRIPTION_MAX = 256;
+
 
 const PREFIX = "r";
 
@@ -79,7 +78,7 @@ export function versionDescription(fields: { key: string; rVersion: string; arch
   const parts = [DESCRIPTION_PREFIX, `R ${fields.rVersion}`, fields.arch, `key=${fields.key}`];
   if (fields.commit) parts.push(`commit=${fields.commit.slice(0, 12)}`);
   const text = parts.join(" ");
-  if (text.length > DESCRIPTION_MAX) throw new Error(`description longer than ${DESCRIPTION_MAX}: ${text}`);
+  if (text.length > DESCRIPTION_MAX) throw new InternalError(`description longer than ${DESCRIPTION_MAX}: ${text}`);
   return text;
 }
 

@@ -5,16 +5,15 @@
  *
  * Usage: tsx pipeline/tools/actionlint.ts [FILE...]   (default: .github/workflows/*.yml)
  */
-import { execFile } from "node:child_process";
 import { mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { pathToFileURL } from "node:url";
-import { promisify } from "node:util";
 import { LineCounter, Scalar, isMap, isScalar, isSeq, parseDocument } from "yaml";
 import { PipelineError } from "../lib/errors.ts";
 import { runCli } from "../lib/cli/run.ts";
+import { captureProcess, spawnProcess } from "../lib/runner/process.ts";
 
 interface Finding {
   readonly line: number;
@@ -85,11 +84,12 @@ export async function shellcheck(path: string, scripts: readonly RunScript[]): P
     );
     let output: string;
     try {
-      output = (await promisify(execFile)("shellcheck", ["-s", "bash", "-f", "gcc", ...files])).stdout;
+      output = (await captureProcess(spawnProcess, { command: "shellcheck", args: ["-s", "bash", "-f", "gcc", ...files] })).lines.join("\n");
     } catch (error) {
-      const e = error as NodeJS.ErrnoException & { stdout?: string };
-      if (e.code === "ENOENT") throw new PipelineError("USAGE", "shellcheck is not installed (apt-get install shellcheck); it checks the workflows' run: scripts");
-      output = e.stdout ?? "";
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") {
+        throw new PipelineError("USAGE", "shellcheck is not installed (apt-get install shellcheck); it checks the workflows' run: scripts");
+      }
+      throw error;
     }
     const offset = SCRIPT_HEADER.split("\n").length - 1;
     return output

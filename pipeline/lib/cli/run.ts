@@ -40,7 +40,7 @@ export function describeError(error: unknown, env: NodeJS.ProcessEnv = {}): { st
     lines.push(`error[${error.code}]: ${error.message}; nothing was done`);
     return { status: EXIT_STATUS[error.code], text: lines.join("\n") };
   }
-  if (error instanceof PipelineError) {
+  if (error instanceof PipelineError && error.code !== "INTERNAL") {
     return { status: EXIT_STATUS[error.code], text: `error[${error.code}]: ${error.message}` };
   }
   const detail = error instanceof Error ? (error.stack ?? error.message) : String(error);

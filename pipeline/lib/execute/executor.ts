@@ -5,6 +5,7 @@
  */
 import type { Action } from "../plan/types.ts";
 import type { ExecutionEvent, ExecutionSummary } from "./events.ts";
+import { InternalError } from "../errors.ts";
 
 /** A step's failure with what a person needs to act on it (a failed build's phase, log tail, link). */
 export class StepFailure extends Error {
@@ -35,7 +36,7 @@ export async function execute(actions: readonly Action[], runStep: StepRunner, o
   const byId = new Map(actions.map((a) => [a.id, a]));
   for (const a of actions) {
     for (const d of a.dependsOn) {
-      if (!byId.has(d)) throw new Error(`internal: ${a.id} depends on ${d}, which is not in the plan`);
+      if (!byId.has(d)) throw new InternalError(`${a.id} depends on ${d}, which is not in the plan`);
     }
   }
 

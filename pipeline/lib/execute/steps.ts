@@ -13,6 +13,7 @@ import type { ArtifactRef, Builder } from "../ports.ts";
 import { describeGrant } from "../grants.ts";
 import { StepFailure } from "./executor.ts";
 import type { StepRunner } from "./executor.ts";
+import { InternalError } from "../errors.ts";
 
 export interface StepContext {
   readonly manifest: Manifest;
@@ -58,7 +59,7 @@ export function createStepRunner(ctx: StepContext): StepRunner {
 
   const layerBuildOf = (key: string): LayerBuild => {
     const found = layerBuilds.get(key);
-    if (!found) throw new Error(`internal: no layer build with key ${key}`);
+    if (!found) throw new InternalError(`no layer build with key ${key}`);
     return found;
   };
 
@@ -66,7 +67,7 @@ export function createStepRunner(ctx: StepContext): StepRunner {
     switch (action.kind) {
       case "compile-r": {
         const rb = rBuilds.get(action.key);
-        if (!rb) throw new Error(`internal: no R build with key ${action.key}`);
+        if (!rb) throw new InternalError(`no R build with key ${action.key}`);
         return build(action.id, { kind: "r", key: rb.key }, rb.inputs, log);
       }
       case "build-layer": {
@@ -109,6 +110,9 @@ export function createStepRunner(ctx: StepContext): StepRunner {
         for (const version of action.versions) await layers.deleteVersion(action.region, action.layerName, version);
         return `deleted version${action.versions.length === 1 ? "" : "s"} ${action.versions.join(", ")}`;
       }
+      default:
+        // A new action kind without a step here does not compile.
+        return unreachable(action);
     }
   };
 }
@@ -119,4 +123,8 @@ function sizeNote(exported: Readonly<Record<string, string>>): string | undefine
   if (!Number.isFinite(zipped) || !Number.isFinite(unzipped) || !exported.ARTIFACT_SIZE) return undefined;
   const mb = (n: number) => `${(n / 1_000_000).toFixed(1)} MB`;
   return `${mb(zipped)} zipped, ${mb(unzipped)} unzipped`;
+}
+
+function unreachable(action: never): never {
+  throw new InternalError(`no step for action ${JSON.stringify(action)}`);
 }

@@ -8,6 +8,7 @@ import { publishedLayerName } from "../naming.ts";
 import { canonicalJson, sha256 } from "./canonical.ts";
 import type { BuildInputs, LayerBuildInputs, RBuildInputs } from "./inputs.ts";
 import type { SourceDigests } from "./sources.ts";
+import { InternalError } from "../errors.ts";
 
 export interface RBuild {
   readonly id: string;
@@ -88,7 +89,7 @@ export function computeBuildGraph(manifest: Manifest, digests: SourceDigests): B
         const stacks = layer.stacksOn.map((name) => {
           const below = layerBuilds.get(layerBuildId(name, rVersion, arch));
           // Validation guarantees stacked layers cover this layer's versions and architectures.
-          if (!below) throw new Error(`internal: ${name} has no build for R ${rVersion} ${arch}`);
+          if (!below) throw new InternalError(`${name} has no build for R ${rVersion} ${arch}`);
           return below;
         });
         const inputs: LayerBuildInputs = {

@@ -5,7 +5,8 @@
  * problems elsewhere, and everything is reported in one go.
  */
 import type { Problem } from "../errors.ts";
-import { LAYER_NAME_MAX, bucketName, longestPublishedName } from "../naming.ts";
+import { LAYER_NAME_MAX } from "../lambda.ts";
+import { bucketName, longestPublishedName } from "../naming.ts";
 import { DEFAULT_ARCHITECTURES, effectiveStacksOn } from "./resolve.ts";
 import type { ManifestPath, ManifestSource } from "./source.ts";
 import type { Arch, LayerType } from "./types.ts";

@@ -1,7 +1,9 @@
 /** The manifest as the rest of the pipeline sees it: validated, with defaults applied. */
 
-export const ARCHES = ["x86_64", "arm64"] as const;
-export type Arch = (typeof ARCHES)[number];
+import type { Arch } from "../lambda.ts";
+
+export { ARCHES } from "../lambda.ts";
+export type { Arch } from "../lambda.ts";
 
 export type LayerType = "runtime" | "packages";
 
