@@ -45,6 +45,23 @@ export interface RawManifest {
   layers: RawLayer[];
 }
 
+/**
+ * The fields of each manifest object. `satisfies` ties each list to the type above it (a field
+ * missing from either does not compile), and test/manifest-schema.test.ts ties the lists to
+ * schema/layers.schema.json: a field added to the schema but not here, or the reverse, fails.
+ */
+const fields = <T>() => <F extends Record<keyof T, true>>(f: F & Record<Exclude<keyof F, keyof T>, never>) => Object.keys(f).sort();
+export const RAW_FIELDS = {
+  manifest: fields<RawManifest>()({ version: true, r: true, defaults: true, artifacts: true, builder: true, layers: true }),
+  defaults: fields<RawLayerFields>()({ r: true, architectures: true, regions: true, repository: true, retain: true, share: true, license: true }),
+  layer: fields<RawLayer>()({
+    name: true, type: true, description: true, packages: true, systemLibraries: true, stacksOn: true,
+    r: true, architectures: true, regions: true, repository: true, retain: true, share: true, license: true,
+  }),
+  share: fields<RawShare>()({ accounts: true, organization: true, public: true }),
+  builder: fields<RawManifest["builder"]>()({ project: true, region: true, computeType: true, images: true, parallelism: true, timeoutMinutes: true }),
+} as const;
+
 export const DEFAULT_RETAIN = 3;
 export const DEFAULT_ARCHITECTURES: readonly Arch[] = ["x86_64"];
 /** CodeBuild's Lambda build images (AWS SAM's, Amazon Linux 2023), also what local Docker builds run in. */
