@@ -176,3 +176,58 @@ describe("invoke's pieces", () => {
     ]);
   });
 });
+
+describe("invoke with --layer", () => {
+  it("unzips the built layers of the stack from the state folder into a private /opt and runs the runtime layer's bootstrap", async () => {
+    const { loadManifest } = await import("../pipeline/lib/manifest/load.ts");
+    const { computeBuildGraph } = await import("../pipeline/lib/build/graph.ts");
+    const { readSourceDigests } = await import("../pipeline/lib/build/sources.ts");
+    const { layerStack, hostArch } = await import("../pipeline/lib/invoke/layers.ts");
+    const { execFile } = await import("node:child_process");
+    const { promisify } = await import("node:util");
+    const { cp, mkdir } = await import("node:fs/promises");
+    const manifest = await loadManifest(join(ROOT, "layers.yaml"));
+    const rVersion = manifest.rVersions[0] ?? "";
+    const stack = layerStack(manifest, computeBuildGraph(manifest, await readSourceDigests()).layerBuilds, {
+      layers: ["recommended"],
+      rVersion,
+      arch: hostArch(),
+    });
+    assert.deepEqual(stack.map((b) => b.layer.name), ["runtime", "recommended"], "the runtime layer under the layer it carries");
+    const state = await mkdtemp(join(tmpdir(), "invoke-state-"));
+    try {
+      // Not built: the host's R, with a note.
+      const missing = await invoke([HELLO, "--layer", "recommended", "--state", state, "--event", "{}"]);
+      assert.equal(missing.code, 0, missing.stderr);
+      assert.match(missing.stderr, /^note: r-runtime-\S+, r-recommended-\S+ not built in .*running on this machine's R/m);
+      // Built (stand-ins: the runtime's files, and an R that is the host's R under LAMBDA_R_PREFIX).
+      for (const build of stack) {
+        const content = await mkdtemp(join(tmpdir(), "invoke-zip-"));
+        if (build.layer.type === "runtime") {
+          await cp(join(ROOT, "runtime"), content, { recursive: true });
+          await mkdir(join(content, "R", "bin"), { recursive: true });
+          await writeFile(join(content, "R", "bin", "Rscript"), '#!/bin/sh\nunset RHOME\nexport FROM_LAYER=yes\nexec Rscript "$@"\n', { mode: 0o755 });
+        } else {
+          await mkdir(join(content, "R", "library", "fakepkg"), { recursive: true });
+        }
+        await mkdir(join(state, "artifacts", "layers"), { recursive: true });
+        await promisify(execFile)("zip", ["-q", "-r", join(state, "artifacts", "layers", `${build.key}.zip`), "."], { cwd: content });
+        await writeFile(join(state, "artifacts", "layers", `${build.key}.json`), "{}");
+        await rm(content, { recursive: true, force: true });
+      }
+      const dir = await mkdtemp(join(tmpdir(), "invoke-fn-"));
+      await writeFile(join(dir, "where.R"), 'where <- function() list(from_layer = Sys.getenv("FROM_LAYER"), libs = I(.libPaths()[1]), fakepkg = dir.exists(file.path(.libPaths()[1], "fakepkg")))\n');
+      const built = await invoke([join(dir, "where.R:where"), "--layer", "recommended", "--state", state, "--event", "{}"]);
+      await rm(dir, { recursive: true, force: true });
+      assert.equal(built.code, 0, built.stderr);
+      const [result] = documents(built.stdout) as Record<string, unknown>[];
+      assert.equal(result?.from_layer, "yes");
+      assert.equal(result?.fakepkg, true);
+      assert.match(String((result?.libs as string[])[0]), /r-invoke-[^/]+\/opt\/R\/library$/);
+      assert.match(built.stderr, /^layers: r-runtime-\S+, r-recommended-\S+ \(unzipped into /m);
+      assert.doesNotMatch(built.stderr, /^note:/m);
+    } finally {
+      await rm(state, { recursive: true, force: true });
+    }
+  });
+});
