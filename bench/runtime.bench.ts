@@ -9,6 +9,9 @@
  * - Overhead: 500 sequential trivial invocations; from the emulator handing out an event to
  *   the runtime asking for the next one (the billed span), median / p95 / max, and the R
  *   process's CPU time per invocation (less sensitive to a busy machine).
+ * - First invocations: in fresh processes, the 1st, 2nd and 3rd invocation against a warm one
+ *   (the median of invocations 11-30), for a trivial handler and a bigger one (a few R functions
+ *   with loops, the kind R's JIT compiles); median over several processes.
  * - Large payloads: 5 MB in / 5 MB out (one string; an array of 500k numbers; 110k records
  *   echoed; 110k data frame rows made by the handler), time from handing out to the
  *   response, and the R process's peak RSS (VmHWM).
@@ -23,14 +26,44 @@ import type { RuntimeProcess } from "../test/support/runtime/process.ts";
 
 const STARTS = 11;
 const INVOCATIONS = 500;
+const FRESH = 9;
 
-const SCRIPT = `
+export const SCRIPT = `
 echo <- function(...) list(...)
 trivial <- function(x) x
 text <- function(s) s
 numbers <- function(v) v * 2
 records <- function(rows) rows
 frame <- function(n) data.frame(id = seq_len(n), name = paste0("name-", seq_len(n)), score = seq_len(n) / 7)
+summarise <- function(values) {
+  total <- 0
+  for (v in values) total <- total + v
+  s <- 0
+  for (v in values) s <- s + (v - total / length(values))^2
+  list(n = length(values), mean = total / length(values), sd = sqrt(s / max(1, length(values) - 1)))
+}
+bucket <- function(values, width) {
+  out <- integer(0)
+  for (v in values) {
+    key <- as.character(floor(v / width))
+    out[key] <- if (is.na(out[key])) 1L else out[key] + 1L
+  }
+  out
+}
+clean <- function(values) {
+  kept <- numeric(0)
+  i <- 0L
+  while (i < length(values)) {
+    i <- i + 1L
+    v <- values[[i]]
+    if (is.finite(v) && v >= 0) kept <- c(kept, v)
+  }
+  kept
+}
+bigger <- function(values, width = 10) {
+  v <- clean(values)
+  list(summary = summarise(v), buckets = as.list(bucket(v, width)))
+}
 `;
 
 export default async function (): Promise<void> {
@@ -39,6 +72,7 @@ export default async function (): Promise<void> {
     console.log(`R: ${await rVersion()}`);
     await startup(root);
     await overhead(root);
+    await firstInvocations(root);
     await large(root);
   } finally {
     await rm(root, { recursive: true, force: true });
@@ -91,6 +125,41 @@ async function overhead(root: string): Promise<void> {
   } finally {
     await runtime.stop();
     await emulator.close();
+  }
+}
+
+export async function firstInvocations(root: string): Promise<void> {
+  const cases: [string, string, string][] = [
+    ["trivial handler", "bench.trivial", '{"x": 1}'],
+    ["bigger handler (loops, 4 functions)", "bench.bigger", JSON.stringify({ values: Array.from({ length: 50 }, (_, i) => (i * 7) % 43) })],
+  ];
+  console.log(`\nfirst invocations of a fresh process (event handed out -> next GET next), median of ${FRESH} processes`);
+  for (const [label, handler, body] of cases) {
+    const firsts: number[][] = [[], [], []];
+    const warm: number[] = [];
+    for (let p = 0; p < FRESH; p++) {
+      const emulator = await RuntimeApiEmulator.start();
+      const runtime = startRuntime({ api: emulator.address, handler, taskRoot: root, env: { R_DEFAULT_PACKAGES: "NULL" } });
+      try {
+        await emulator.nextRequest(1);
+        for (let i = 0; i < 30; i++) {
+          const outcome = await emulator.invoke(body);
+          if (outcome.kind !== "response") throw new Error(`${handler}: ${outcome.kind} ${outcome.body.toString()}`);
+        }
+        await emulator.nextRequest(31);
+        const spans = emulator.handedOut.map((event, i) => (emulator.nextRequestsAt[i + 1] ?? NaN) - event.at);
+        for (let k = 0; k < 3; k++) firsts[k]?.push(spans[k] ?? NaN);
+        warm.push(median(spans.slice(10)));
+      } finally {
+        await runtime.stop();
+        await emulator.close();
+      }
+    }
+    const w = median(warm);
+    const cell = (v: number[]) => `${ms(median(v))} (+${ms(median(v) - w)})`;
+    console.log(
+      `  ${label.padEnd(36)} 1st ${cell(firsts[0] ?? [])}  2nd ${cell(firsts[1] ?? [])}  3rd ${cell(firsts[2] ?? [])}  warm ${ms(w)}`,
+    );
   }
 }
 

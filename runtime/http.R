@@ -204,8 +204,8 @@ http_take <- function(client, size) {
   buffer[seq_len(size)]
 }
 
-# Transfer-Encoding: chunked (the Runtime API sends Content-Length; this is for proxies).
-# Trailers are not supported.
+# Transfer-Encoding: chunked, the way the Runtime API sends events (in chunks of about 2 KB).
+# Trailers are not supported (the Runtime API sends none).
 http_read_chunked <- function(client) {
   chunks <- list()
   repeat {

@@ -64,11 +64,11 @@ function json(outcome: Outcome): unknown {
   return JSON.parse(outcome.body.toString("utf8"));
 }
 
+/** The error document posted, and `apiType`: the error type the Runtime API kept from the header. */
 function failed(outcome: Outcome) {
-  assert.equal(outcome.kind, "error", `expected an error, got a response: ${outcome.body.toString()}`);
+  assert.equal(outcome.kind, "error", `expected an error, got ${outcome.kind}: ${outcome.body.toString()}`);
   const document = errorDocument(outcome.body);
-  assert.equal(outcome.headers["lambda-runtime-function-error-type"], document.errorType);
-  return document;
+  return { ...document, apiType: outcome.kind === "error" ? outcome.errorType : "" };
 }
 
 async function eventually(check: () => boolean, what: string, ms = 5000): Promise<void> {
@@ -151,6 +151,7 @@ describe("R runtime", () => {
       for (const bad of ['{"a": ', "{bad}", "[1, 2] trailing", "'single'"]) {
         const error = failed(await api.invoke(bad));
         assert.equal(error.errorType, "Runtime.UnmarshalError", `event ${bad}`);
+        assert.equal(error.apiType, "Runtime.UnmarshalError", `event ${bad}`);
         assert.match(error.errorMessage, /not valid JSON/);
       }
       // still serving after the bad events
@@ -227,6 +228,7 @@ shapes <- function(kind) switch(kind,
       assert.equal(raw.body.toString(), "null");
       const marshal = failed(await api.invoke('{"kind": "closure"}'));
       assert.equal(marshal.errorType, "Runtime.MarshalError");
+      assert.equal(marshal.apiType, "Runtime.MarshalError");
       assert.match(marshal.errorMessage, /closure/);
     });
   });
@@ -246,6 +248,7 @@ shapes <- function(kind) switch(kind,
     await session({ files: { "errors.R": script }, handler: "errors.handler" }, async ({ api, runtime }) => {
       const plain = failed(await api.invoke('{"v": "stop"}'));
       assert.equal(plain.errorType, "simpleError");
+      assert.equal(plain.apiType, "Function.simpleError", "the header the Runtime API keeps, not Runtime.Unknown");
       assert.equal(plain.errorMessage, "too big: 42");
       assert.deepEqual(plain.stackTrace, [
         'stop("too big: ", 42) at errors.R#4',
@@ -255,6 +258,7 @@ shapes <- function(kind) switch(kind,
       ]);
       const custom = failed(await api.invoke('{"v": "custom"}'));
       assert.equal(custom.errorType, "quota_exceeded");
+      assert.equal(custom.apiType, "Function.quota_exceeded");
       assert.equal(custom.errorMessage, "over quota");
       assert.equal(custom.stackTrace[0], 'stop(structure(class = c("quota_exceeded", "error", "condition"), list(message = "over quota", call = sys.call()))) at errors.R#5');
       const builtin = failed(await api.invoke('{"v": "builtin"}'));
@@ -339,7 +343,7 @@ with_context <- function(context, ...) {
   });
 
   describe("init errors go to /runtime/init/error, then the process exits non-zero", () => {
-    const cases: { name: string; files: Record<string, string>; handler: string; type: string; message: RegExp; trace?: string[] }[] = [
+    const cases: { name: string; files: Record<string, string>; handler: string; type: string; apiType?: string; message: RegExp; trace?: string[] }[] = [
       { name: "missing file", files: { "other.R": "" }, handler: "missing.handler", type: "Runtime.HandlerFileNotFound", message: /missing\.R not found/ },
       { name: "missing function", files: { "script.R": "helper <- function() 1\n" }, handler: "script.handler", type: "Runtime.HandlerNotFound", message: /does not define a function handler/ },
       { name: "syntax error", files: { "script.R": "handler <- function( {\n" }, handler: "script.handler", type: "Runtime.UserCodeSyntaxError", message: /script\.R:1:\d+: unexpected '\{'/ },
@@ -349,6 +353,7 @@ with_context <- function(context, ...) {
         files: { "script.R": 'load_model <- function() stop("no model file")\nx <- 1\nmodel <- load_model()\n' },
         handler: "script.handler",
         type: "simpleError",
+        apiType: "Function.simpleError",
         message: /^error while sourcing script\.R: no model file$/,
         trace: ['stop("no model file") at script.R#1', "load_model() at script.R#3"],
       },
@@ -361,7 +366,7 @@ with_context <- function(context, ...) {
           const document = errorDocument(init.body);
           assert.equal(document.errorType, c.type);
           assert.match(document.errorMessage, c.message);
-          assert.equal(init.headers["lambda-runtime-function-error-type"], c.type);
+          assert.equal(init.errorType, c.apiType ?? c.type, "the error type the Runtime API keeps");
           if (c.trace) assert.deepEqual(document.stackTrace, c.trace);
           const exit = await runtime.exited;
           assert.equal(exit.code, 1);
@@ -450,18 +455,66 @@ with_context <- function(context, ...) {
     );
   });
 
-  it("posts an error when the Runtime API refuses a response as too large, and goes on", async () => {
+  it("posts nothing more for a request after the Runtime API refuses its response as too large (413), logs one line, and goes on", async () => {
     const script = "sized <- function(n) strrep(\"x\", n)\n";
-    await session({ files: { "sized.R": script }, handler: "sized.sized", emulator: { maxResponseBytes: 1000 } }, async ({ api }) => {
+    await session({ files: { "sized.R": script }, handler: "sized.sized", emulator: { maxResponseBytes: 1000 } }, async ({ api, runtime }) => {
       // small enough to be pipelined with the next GET, and too large to be
+      const ids: string[] = [];
       for (const n of [3000, 1_500_000]) {
-        const error = failed(await api.invoke(JSON.stringify({ n })));
-        assert.equal(error.errorType, "Function.ResponseSizeTooLarge");
-        assert.match(error.errorMessage, new RegExp(`${n + 2} bytes`));
+        const id = api.enqueue({ body: JSON.stringify({ n }) });
+        ids.push(id);
+        const outcome = await api.outcome(id);
+        assert.equal(outcome.kind, "refused");
+        assert.equal(outcome.kind === "refused" ? outcome.errorType : "", "Function.ResponseSizeTooLarge");
+        // the runtime serves the next event only after it is done with this one
+        assert.equal(json(await api.invoke('{"n": 3}')), "xxx");
       }
-      assert.equal(json(await api.invoke('{"n": 3}')), "xxx");
       assert.equal(api.refusedResponses.length, 2);
+      // nothing posted after the 413 (the session also checks that no post was refused with 403)
+      assert.deepEqual(
+        [...api.outcomes.values()].filter((o) => ids.includes(o.requestId)).map((o) => o.kind),
+        ["refused", "refused"],
+      );
+      const lines = runtime.stderr().split("\n").filter((line) => line !== "");
+      assert.equal(lines.length, 2, `one line per refused response:\n${runtime.stderr()}`);
+      for (const [i, n] of [3000, 1_500_000].entries()) {
+        assert.match(lines[i] ?? "", new RegExp(`^\\[ERROR\\]\\t\\S+\\t${ids[i]}\\tFunction\\.ResponseSizeTooLarge: the response \\(${n + 2} bytes\\)`));
+      }
     });
+  });
+
+  it("byte-compiles the handler and the functions it calls at init, so that the JIT compiles nothing during the first invocations", async () => {
+    const script = `
+compiled <- function(f) typeof(.Internal(bodyCode(f))) == "bytecode"
+helper <- function(x) x + 1
+deeper <- function(x) helper(x) * 2
+unused <- function(x) x
+handler <- function(x = 1) {
+  if (x < 0) deeper(x)
+  list(handler = compiled(handler), helper = compiled(helper), deeper = compiled(deeper), unused = compiled(get("unused")))
+}
+`;
+    await session({ files: { "jit.R": script }, handler: "jit.handler" }, async ({ api }) => {
+      assert.deepEqual(json(await api.invoke("{}")), { handler: true, helper: true, deeper: true, unused: false });
+    });
+    await session({ files: { "jit.R": script }, handler: "jit.handler", env: { R_ENABLE_JIT: "0" } }, async ({ api }) => {
+      assert.deepEqual(json(await api.invoke("{}")), { handler: false, helper: false, deeper: false, unused: false });
+    });
+  });
+
+  it("reads events sent chunked in 2 KB chunks, as the Runtime API sends them, and with a Content-Length", async () => {
+    const script = "echo <- function(s) list(n = nchar(s), s = s)\n";
+    for (const chunkedEvents of [true, false]) {
+      await session({ files: { "echo.R": script }, handler: "echo.echo", emulator: { chunkedEvents } }, async ({ api }) => {
+        // multi-byte characters across the 2 KB chunk boundaries
+        const text = "ab\u00e9\u2603\ud83d\ude00".repeat(3000);
+        const id = api.enqueue({ body: JSON.stringify({ s: text }) });
+        assert.deepEqual(json(await api.outcome(id)), { n: [...text].length, s: text });
+        const headers = api.handedOut.find((h) => h.requestId === id)?.headers ?? {};
+        assert.equal("Content-Length" in headers, !chunkedEvents, "chunked events have no Content-Length");
+        assert.deepEqual(json(await api.invoke('{"s": ""}')), { n: 0, s: "" });
+      });
+    }
   });
 
   it("exits with status 2 when the Runtime API goes away", async () => {

@@ -21,6 +21,8 @@ export type ErrorCode =
   | "AWS_SERVICE_ERROR"
   | "AWS_UNREACHABLE"
   | "GITHUB_API"
+  /** `npm run invoke`: the function failed (an error, a timeout, its process exited). */
+  | "FUNCTION_FAILED"
   | "INTERNAL";
 
 export class PipelineError extends Error {

@@ -23,6 +23,7 @@ const EXIT_STATUS: Readonly<Record<ErrorCode, number>> = {
   AWS_SERVICE_ERROR: 1,
   AWS_UNREACHABLE: 1,
   GITHUB_API: 1,
+  FUNCTION_FAILED: 1,
   INTERNAL: 1,
 };
 

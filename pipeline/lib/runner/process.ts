@@ -1,8 +1,14 @@
 /**
  * Running a process and streaming its output line by line. Injectable, so the runner and the
  * Docker helpers can be tested without spawning anything; the default uses node:child_process.
+ * This is the only module that starts processes (test/architecture.test.ts checks it).
  */
 import { spawn } from "node:child_process";
+import type { ChildProcess, SpawnOptions } from "node:child_process";
+
+export type { ChildProcess } from "node:child_process";
+import { PipelineError } from "../errors.ts";
+import type { ErrorCode } from "../errors.ts";
 
 export interface ProcessSpec {
   readonly command: string;
@@ -64,4 +70,19 @@ export async function captureProcess(
   const lines: string[] = [];
   const code = await run(spec, (line) => lines.push(line));
   return { code, lines };
+}
+
+/** Starts a long-lived process (a Lambda runtime, a container) that the caller watches and stops itself. */
+export function startProcess(command: string, args: readonly string[], options: SpawnOptions): ChildProcess {
+  return spawn(command, [...args], options);
+}
+
+/** Runs a process to its end and fails, naming the command and its last lines, unless it exits 0. */
+export async function runChecked(spec: ProcessSpec, code: ErrorCode, run: ProcessRunner = spawnProcess): Promise<readonly string[]> {
+  const result = await captureProcess(run, spec);
+  if (result.code !== 0) {
+    const tail = result.lines.slice(-5).join(" | ");
+    throw new PipelineError(code, `\`${[spec.command, ...spec.args].join(" ")}\` exited with status ${result.code}${tail ? `: ${tail}` : ""}`);
+  }
+  return result.lines;
 }
