@@ -18,13 +18,12 @@ import { observe } from "../pipeline/lib/plan/observe.ts";
 import { TEST_RETRY, useEmulatorCredentials } from "../test/support/aws/setup.ts";
 import { generatedManifest } from "./support/generate.ts";
 
-const TSX = fileURLToPath(new URL("../node_modules/.bin/tsx", import.meta.url));
 const SERVER = fileURLToPath(new URL("./support/aws-emulators-process.ts", import.meta.url));
 
 export default async function (): Promise<void> {
   const manifest = parseManifest(generatedManifest(50, 4, 6), "bench.yaml");
   const graph = computeBuildGraph(manifest, await readSourceDigests());
-  const child = spawn(TSX, [SERVER, "50", "4", "6", "50"], { stdio: ["pipe", "pipe", "inherit"] });
+  const child = spawn(process.execPath, ["--import", import.meta.resolve("tsx"), SERVER, "50", "4", "6", "50"], { stdio: ["pipe", "pipe", "inherit"] });
   const replies = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
   const next = async (): Promise<Record<string, string | number>> => JSON.parse(String((await replies.next()).value)) as Record<string, string | number>;
   const ask = async (command: string) => {

@@ -122,6 +122,8 @@ export interface LockInfo {
   readonly createdAt: string;
   readonly expiresAt: string;
   readonly commit?: string;
+  /** Set on a lock whose content could not be read: its id is derived from its bytes. */
+  readonly unreadable?: boolean;
 }
 
 export type LockAttempt = { readonly acquired: true } | { readonly acquired: false; readonly holder: LockInfo };

@@ -53,6 +53,12 @@ export async function acquireLock(lock: StateLock, options: AcquireOptions): Pro
 }
 
 export function lockedError(holder: LockInfo, now: Date): PipelineError {
+  if (holder.unreadable) {
+    return new PipelineError(
+      "LOCKED",
+      `the lock is held by ${holder.holder}: if no reconcile is running, remove it with --force-unlock ${holder.id}`,
+    );
+  }
   const expired = new Date(holder.expiresAt).getTime() < now.getTime();
   const who = `${holder.holder} since ${holder.createdAt}${holder.commit ? ` at commit ${holder.commit.slice(0, 12)}` : ""}`;
   return new PipelineError(

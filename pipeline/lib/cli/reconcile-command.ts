@@ -61,13 +61,16 @@ export function parseReconcileArgs(argv: readonly string[], env: NodeJS.ProcessE
   const apiConcurrency = wholeNumber("--api-concurrency", str("api-concurrency"), 8);
   if (apiConcurrency < 1) throw new UsageError("--api-concurrency must be at least 1");
   const forceUnlock = str("force-unlock");
+  if (forceUnlock !== undefined && forceUnlock.trim() === "") {
+    throw new UsageError("--force-unlock needs the lock's id (it is in the LOCKED error message); it was given an empty value");
+  }
   return {
     ...common,
     prune: values.prune === true,
     buildMode: oneOf("--build-mode", str("build-mode") ?? "host", ["host", "docker"] as const),
     buildEnv: buildEnvFrom(values["build-env"] as unknown as string[] | undefined),
     lockTimeoutSeconds: wholeNumber("--lock-timeout", str("lock-timeout"), 0),
-    ...(forceUnlock ? { forceUnlock } : {}),
+    ...(forceUnlock !== undefined ? { forceUnlock } : {}),
     apiConcurrency,
     colour: colourFrom(values, env, isTty),
   };
@@ -131,7 +134,7 @@ export async function reconcileCommand(options: ReconcileOptions, io: ReconcileI
 async function forceUnlockOrReconcile(opened: Opened, options: ReconcileOptions, io: ReconcileIo, commit: string | undefined): Promise<number> {
   const { workspace } = opened;
 
-  if (options.forceUnlock) {
+  if (options.forceUnlock !== undefined) {
     const holder = await workspace.lock.read();
     if (!holder) {
       io.stdout("No lock is held.\n");

@@ -4,6 +4,7 @@
  * holder), so nothing read back is trusted: each is checked against its schema here, beside the
  * types its writers use, and a file that does not match is a STATE_UNREADABLE error naming it.
  */
+import { createHash } from "node:crypto";
 import { StateError } from "../errors.ts";
 import type { BuildRecord } from "../keys/inputs.ts";
 import type { LockInfo, OutputsIndex } from "../ports.ts";
@@ -95,4 +96,24 @@ export function checkStored<F extends StoredFormat>(format: F, data: unknown, wh
 /** Parses and checks stored JSON text. */
 export function parseStored<F extends StoredFormat>(format: F, body: string, where: string): StoredTypes[F] {
   return checkStored(format, parseJsonText(body, where), where);
+}
+
+/**
+ * A lock as read back. A lock that cannot be read (empty, `null`, not JSON, missing fields) still
+ * holds the store, so a reconcile never takes over a lock it does not understand; it is reported
+ * as held by an unreadable lock whose id is derived from its bytes, which `--force-unlock` takes.
+ */
+export function readLock(body: string, where: string): LockInfo {
+  try {
+    return parseStored("lock", body, where);
+  } catch (error) {
+    const digest = createHash("sha256").update(body).digest("hex").slice(0, 12);
+    return {
+      id: `unreadable-${digest}`,
+      holder: `an unreadable lock (${(error as Error).message})`,
+      createdAt: "unknown",
+      expiresAt: new Date(0).toISOString(),
+      unreadable: true,
+    };
+  }
 }

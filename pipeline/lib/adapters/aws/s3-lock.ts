@@ -10,7 +10,7 @@
  */
 import { StateError } from "../../errors.ts";
 import { LOCK_KEY } from "../../naming.ts";
-import { parseStored } from "../../stored/formats.ts";
+import { readLock } from "../../stored/formats.ts";
 import type { LockAttempt, LockInfo, StateLock } from "../../ports.ts";
 import type { S3Bucket } from "./s3-objects.ts";
 import { sleep as defaultSleep } from "../../util/sleep.ts";
@@ -90,7 +90,7 @@ export class S3StateLock implements StateLock {
   private async readWithTag(): Promise<{ info: LockInfo; etag: string } | undefined> {
     const object = await this.bucket.get(LOCK_KEY);
     if (!object) return undefined;
-    const info = parseStored("lock", object.body.toString("utf8"), this.location);
+    const info = readLock(object.body.toString("utf8"), this.location);
     return { info, etag: object.etag };
   }
 }

@@ -11,14 +11,15 @@
  *
  * Versions behave as Lambda's do: numbers only grow and are never reused after a delete.
  */
-import { mkdir, open, readdir, rename, stat, unlink, writeFile } from "node:fs/promises";
+import { randomUUID } from "node:crypto";
+import { link, mkdir, readFile, readdir, rename, rm, stat, unlink, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { StateError } from "../../errors.ts";
 import { LOCAL_LOCK_FILE, OUTPUTS_INDEX_KEY, artifactObjectKey, artifactRecordKey, keyFromDescription, localPublishedKey } from "../../naming.ts";
 import type { Arch } from "../../manifest/types.ts";
 import type { BuildRecord } from "../../keys/inputs.ts";
-import { checkStored } from "../../stored/formats.ts";
+import { checkStored, readLock } from "../../stored/formats.ts";
 import type { StoredFormat, StoredTypes } from "../../stored/formats.ts";
 import { readJsonFile } from "../../util/json.ts";
 import { schemaValidator } from "../../util/json-schema.ts";
@@ -90,12 +91,57 @@ function isMissing(error: unknown): boolean {
   return (error as NodeJS.ErrnoException | undefined)?.code === "ENOENT";
 }
 
-/** Writes through a temporary file and a rename, so a killed run never leaves half a file. */
+/** A file-system failure as one sentence naming the path and what to do, never a stack trace. */
+function fsError(action: string, path: string, error: unknown): StateError {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  const why =
+    code === "EACCES" || code === "EPERM"
+      ? "permission denied; check the folder's owner and mode"
+      : code === "ENOSPC"
+        ? "no space left on the device; free some and run again"
+        : code === "ENOTDIR" || code === "EEXIST"
+          ? "a file is where a folder is expected; --state must name a folder"
+          : code === "EROFS"
+            ? "the file system is read-only"
+            : (error as Error).message;
+  return new StateError(`cannot ${action} ${path}: ${why}`, { cause: error });
+}
+
+/**
+ * Writes through a private temporary file and a rename, so a killed run or a full disk never
+ * leaves half a file (or a 0-byte one) where the state is read, and never a stray temporary.
+ */
 async function writeJsonAtomic(file: string, value: unknown): Promise<void> {
-  await mkdir(dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.tmp`;
-  await writeFile(tmp, `${JSON.stringify(value, null, 2)}\n`);
-  await rename(tmp, file);
+  try {
+    await mkdir(dirname(file), { recursive: true });
+  } catch (error) {
+    throw fsError("create the folder of", file, error);
+  }
+  const tmp = `${file}.${process.pid}.${randomUUID()}.tmp`;
+  try {
+    await writeFile(tmp, `${JSON.stringify(value, null, 2)}\n`, { flag: "wx" });
+    await rename(tmp, file);
+  } catch (error) {
+    await rm(tmp, { force: true }).catch(() => undefined);
+    throw fsError("write", file, error);
+  }
+}
+
+/**
+ * Read-modify-write of one file, one at a time within this process: a grant and a prune of the
+ * same layer run concurrently, and each must see the other's write. (Across processes, the
+ * reconcile lock keeps a second writer out.)
+ */
+const queues = new Map<string, Promise<unknown>>();
+function serialized<T>(file: string, update: () => Promise<T>): Promise<T> {
+  const previous = queues.get(file) ?? Promise.resolve();
+  const next = previous.then(update, update);
+  const settled = next.catch(() => undefined);
+  queues.set(file, settled);
+  void settled.then(() => {
+    if (queues.get(file) === settled) queues.delete(file);
+  });
+  return next;
 }
 
 export class LocalArtifactStore implements ArtifactStore {
@@ -232,6 +278,10 @@ export class LocalPublishedLayers implements PublishedLayers {
   }
 
   async publish(request: PublishRequest): Promise<PublishedVersion> {
+    return serialized(this.file(request.region, request.layerName), () => this.publishNow(request));
+  }
+
+  private async publishNow(request: PublishRequest): Promise<PublishedVersion> {
     const stored = (await this.load(request.region, request.layerName)) ?? { lastVersion: 0, versions: [] };
     const version: StoredVersion = {
       version: stored.lastVersion + 1,
@@ -249,6 +299,10 @@ export class LocalPublishedLayers implements PublishedLayers {
   }
 
   async addGrant(region: string, layerName: string, version: number, grant: Grant): Promise<void> {
+    return serialized(this.file(region, layerName), () => this.addGrantNow(region, layerName, version, grant));
+  }
+
+  private async addGrantNow(region: string, layerName: string, version: number, grant: Grant): Promise<void> {
     const [stored, found] = await this.loadOrThrow(region, layerName, version);
     if (found.grants.some((g) => grantId(g) === grantId(grant))) return;
     found.grants.push(grant);
@@ -256,12 +310,20 @@ export class LocalPublishedLayers implements PublishedLayers {
   }
 
   async removeGrant(region: string, layerName: string, version: number, grant: Grant): Promise<void> {
+    return serialized(this.file(region, layerName), () => this.removeGrantNow(region, layerName, version, grant));
+  }
+
+  private async removeGrantNow(region: string, layerName: string, version: number, grant: Grant): Promise<void> {
     const [stored, found] = await this.loadOrThrow(region, layerName, version);
     found.grants = found.grants.filter((g) => grantId(g) !== grantId(grant));
     await writeJsonAtomic(this.file(region, layerName), stored);
   }
 
   async deleteVersion(region: string, layerName: string, version: number): Promise<void> {
+    return serialized(this.file(region, layerName), () => this.deleteVersionNow(region, layerName, version));
+  }
+
+  private async deleteVersionNow(region: string, layerName: string, version: number): Promise<void> {
     const stored = await this.load(region, layerName);
     if (!stored) return;
     stored.versions = stored.versions.filter((v) => v.version !== version);
@@ -269,7 +331,11 @@ export class LocalPublishedLayers implements PublishedLayers {
   }
 }
 
-/** The reconcile lock as a file created exclusively (`wx`), the local twin of S3's `If-None-Match: *`. */
+/**
+ * The reconcile lock as a file that appears whole or not at all: written to a private temporary
+ * file, then hard-linked into place (`link` fails if the lock exists), the local twin of S3's
+ * `If-None-Match: *`. A full disk or a kill can leave no 0-byte lock behind.
+ */
 export class LocalStateLock implements StateLock {
   private readonly file: string;
 
@@ -278,23 +344,30 @@ export class LocalStateLock implements StateLock {
   }
 
   async acquire(info: LockInfo): Promise<LockAttempt> {
-    await mkdir(dirname(this.file), { recursive: true });
-    let handle;
+    const tmp = `${this.file}.${process.pid}.${randomUUID()}.tmp`;
     try {
-      handle = await open(this.file, "wx");
+      await mkdir(dirname(this.file), { recursive: true });
+      await writeFile(tmp, `${JSON.stringify(info, null, 2)}\n`, { flag: "wx" });
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
-      const holder = await this.read();
-      // Removed between our attempt and the read: try once more rather than report no one.
-      if (!holder) return this.acquire(info);
-      return { acquired: false, holder };
+      await rm(tmp, { force: true }).catch(() => undefined);
+      throw fsError("write the lock", this.file, error);
     }
     try {
-      await handle.writeFile(`${JSON.stringify(info, null, 2)}\n`);
+      for (let attempt = 0; attempt < 5; attempt++) {
+        try {
+          await link(tmp, this.file);
+          return { acquired: true };
+        } catch (error) {
+          if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw fsError("take the lock", this.file, error);
+        }
+        const holder = await this.read();
+        if (holder) return { acquired: false, holder };
+        // Removed between our attempt and the read: try again rather than report no one.
+      }
+      throw new StateError(`could not take the lock ${this.file}: it kept changing hands; try again`);
     } finally {
-      await handle.close();
+      await rm(tmp, { force: true }).catch(() => undefined);
     }
-    return { acquired: true };
   }
 
   async release(id: string): Promise<void> {
@@ -303,11 +376,18 @@ export class LocalStateLock implements StateLock {
     try {
       await unlink(this.file);
     } catch (error) {
-      if (!isMissing(error)) throw error;
+      if (!isMissing(error)) throw fsError("remove the lock", this.file, error);
     }
   }
 
   async read(): Promise<LockInfo | undefined> {
-    return readStored("lock", this.file);
+    let body: string;
+    try {
+      body = await readFile(this.file, "utf8");
+    } catch (error) {
+      if (isMissing(error)) return undefined;
+      throw fsError("read the lock", this.file, error);
+    }
+    return readLock(body, this.file);
   }
 }
