@@ -246,7 +246,7 @@ describe("infra/r-lambda-layers.yaml", () => {
     assert.deepEqual(template.Resources.BuildLogGroup!.Properties.LogGroupName, { "Fn::Sub": "/aws/codebuild/${ProjectName}" });
   });
 
-  test("the GitHub roles trust only this repository, audience sts.amazonaws.com, and publishing only from the default branch", () => {
+  test("the GitHub roles trust only this repository, audience sts.amazonaws.com, and publishing only from the `publish` environment", () => {
     const repo = "repo:${GitHubOrg}/${GitHubRepo}:";
     const trustOf = (name: string) => {
       const doc = policy(roles[name]!.Properties.AssumeRolePolicyDocument);
@@ -269,7 +269,9 @@ describe("infra/r-lambda-layers.yaml", () => {
       ]);
       return subjects;
     };
-    assert.deepEqual(trustOf("PublishRole"), [`${repo}ref:refs/heads/\${DefaultBranch}`]);
+    // The environment only: not a branch, so a job outside the environment (drift, plan, CI, a
+    // workflow pushed to another branch) never gets credentials that publish.
+    assert.deepEqual(trustOf("PublishRole"), [`${repo}environment:publish`]);
     assert.deepEqual(trustOf("PlanRole"), [`${repo}pull_request`, `${repo}ref:refs/heads/\${DefaultBranch}`]);
 
     // The parameters cannot smuggle a wildcard into those subjects.
@@ -281,6 +283,26 @@ describe("infra/r-lambda-layers.yaml", () => {
     const provider = template.Resources.GitHubOidcProvider!.Properties;
     assert.equal(provider.Url, "https://token.actions.githubusercontent.com");
     assert.deepEqual(provider.ClientIdList, ["sts.amazonaws.com"]);
+  });
+
+  test("no role but the publishing role can publish, share or delete a layer version, and nothing else may assume it", () => {
+    const PUBLISHING = ["lambda:PublishLayerVersion", "lambda:AddLayerVersionPermission", "lambda:RemoveLayerVersionPermission", "lambda:DeleteLayerVersion"];
+    const holders = Object.entries(roles).filter(([, role]) => statements(role).some((s) => list(s.Action).some((a) => PUBLISHING.includes(a))));
+    assert.deepEqual(holders.map(([name]) => name), ["PublishRole"]);
+    // Nor can another role pass a role on, or act for the GitHub principal in some other way.
+    for (const [name, role] of Object.entries(roles)) {
+      for (const action of statements(role).flatMap((s) => list(s.Action))) {
+        assert.ok(!/^(iam|sts):/.test(action), `${name}: ${action}`);
+      }
+    }
+    const trust = policy(roles.PublishRole!.Properties.AssumeRolePolicyDocument).Statement;
+    assert.equal(trust.length, 1);
+    assert.equal(trust[0]!.Effect, "Allow");
+    assert.deepEqual(Object.keys(trust[0]!.Principal as Obj), ["Federated"], "only GitHub's OIDC provider");
+    const sub = trust[0]!.Condition!.StringEquals!["token.actions.githubusercontent.com:sub"] as Json;
+    assert.ok(!JSON.stringify(sub).includes(":ref:") && !JSON.stringify(sub).includes("pull_request") && !JSON.stringify(sub).includes("DefaultBranch"), JSON.stringify(sub));
+    // Only the publishing role lasts long enough for a reconcile; the others keep the default hour.
+    assert.equal(roles.PlanRole!.Properties.MaxSessionDuration, undefined);
   });
 
   test("the publishing session lasts as long as the reconcile workflow asks for", async () => {

@@ -5,6 +5,7 @@ import { renderJson } from "../render/json.ts";
 import { renderMarkdown } from "../render/markdown.ts";
 import { renderText } from "../render/text.ts";
 import { hasChanges } from "../render/common.ts";
+import { publicationSpots } from "../render/matrix.ts";
 import { openWorkspace, planFor } from "./workspace.ts";
 import type { Plan } from "../plan/types.ts";
 
@@ -59,6 +60,8 @@ export function parsePlanArgs(argv: readonly string[], env: NodeJS.ProcessEnv, i
 export interface PlanIo {
   readonly stdout: (text: string) => void;
   readonly now: () => Date;
+  /** The terminal's width, when stdout is one: the per-layer matrices are shown when they fit. */
+  readonly columns?: number;
 }
 
 export async function planCommand(options: PlanOptions, io: PlanIo): Promise<number> {
@@ -73,15 +76,17 @@ export async function planCommand(options: PlanOptions, io: PlanIo): Promise<num
   } finally {
     opened.workspace.close();
   }
+  // Every publication the manifest declares, so the matrices show unchanged cells too.
+  const spots = publicationSpots(opened.graph);
   switch (options.format) {
     case "text":
-      io.stdout(renderText(result, { colour: options.colour }));
+      io.stdout(renderText(result, { colour: options.colour, spots, ...(io.columns ? { width: io.columns } : {}) }));
       break;
     case "json":
       io.stdout(renderJson(result));
       break;
     case "markdown":
-      io.stdout(renderMarkdown(result));
+      io.stdout(renderMarkdown(result, { spots }));
       break;
   }
   return options.detailedExitcode && hasChanges(result) ? 2 : 0;

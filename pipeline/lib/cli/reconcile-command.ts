@@ -10,6 +10,11 @@ import { collectOutputs } from "../execute/outputs.ts";
 import { renderOutputsText } from "../render/outputs.ts";
 import { createProgressRenderer, progressStyle, summaryText } from "../render/progress.ts";
 import { createStepRunner } from "../execute/steps.ts";
+import type { ExecutionEvent } from "../execute/events.ts";
+import { appendSummary } from "../github/summary.ts";
+import { logSafeWriter } from "../render/workflow-commands.ts";
+import { publicationSpots } from "../render/matrix.ts";
+import { renderReconcileSummary } from "../render/reconcile.ts";
 import { renderText } from "../render/text.ts";
 import { acquireLock, lockHolder } from "./lock.ts";
 import { openWorkspace, planFor } from "./workspace.ts";
@@ -170,7 +175,10 @@ export interface RunReconcileOptions {
 /** The reconcile itself, on an opened workspace: lock, plan, execute, outputs, unlock. */
 export async function runReconcile(opened: Opened, options: RunReconcileOptions): Promise<number> {
   const { workspace, manifest } = opened;
-  const { io, commit } = options;
+  const { commit } = options;
+  // In GitHub Actions, text that could be read as a workflow command is written between ::stop-commands:: markers.
+  const github = progressStyle(options.io.env, options.io.isTty) === "github";
+  const io = { ...options.io, stdout: github ? logSafeWriter(options.io.stdout) : options.io.stdout };
   const lock = await acquireLock(workspace.lock, {
     holder: lockHolder(io.env),
     ...(commit ? { commit } : {}),
@@ -183,15 +191,25 @@ export async function runReconcile(opened: Opened, options: RunReconcileOptions)
     // A reconcile reads live policies: it repairs grants changed by hand, and records the result.
     const plan = await planFor(opened, { prune: options.prune, refreshGrants: true }, io.now());
     io.stdout(renderText(plan, { colour: options.colour }));
+    // The job summary: the plan it carried out and what each action did (GITHUB_STEP_SUMMARY).
+    const events: ExecutionEvent[] = [];
+    const show = createProgressRenderer(progressStyle(io.env, io.isTty), options.io.stdout);
+    const report = (execution?: Parameters<typeof renderReconcileSummary>[1]) =>
+      appendSummary(io.env.GITHUB_STEP_SUMMARY, renderReconcileSummary(plan, execution, { spots: publicationSpots(opened.graph) }));
+    if (plan.actions.length === 0) await report();
     if (plan.actions.length > 0) {
       io.stdout("\n");
       const steps = createStepRunner({ manifest, graph: opened.graph, backend: workspace.backend, builder: workspace.builder, ...(commit ? { commit } : {}) });
       const summary = await execute(plan.actions, steps, {
         buildConcurrency: manifest.builder.parallelism,
         apiConcurrency: options.apiConcurrency,
-        onEvent: createProgressRenderer(progressStyle(io.env, io.isTty), io.stdout),
+        onEvent: (event) => {
+          events.push(event);
+          show(event);
+        },
       });
       io.stdout(`\n${summaryText(summary)}\n`);
+      await report({ summary, events });
       if (summary.failed.length > 0) {
         const notDone = new Set([...summary.failed, ...summary.skipped]);
         const unsettled = plan.actions.flatMap((a) =>

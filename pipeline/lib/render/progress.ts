@@ -2,8 +2,11 @@
  * Execution events as text. On a terminal and in plain logs, build output streams live,
  * each line prefixed by its build; in GitHub Actions each build's output is held back and
  * printed as one collapsible group when the build ends, since concurrent builds would
- * otherwise interleave inside one group.
+ * otherwise interleave inside one group. In GitHub Actions no line of build output or of a
+ * message can become a workflow command: build output is written between `::stop-commands::`
+ * markers, and so is any other text that could be read as a command.
  */
+import { escapeData, escapeProperty, logSafeWriter, stopToken, withoutCommands } from "./workflow-commands.ts";
 import { VERBS, target } from "./common.ts";
 import type { ExecutionEvent, ExecutionSummary } from "../execute/events.ts";
 
@@ -21,7 +24,19 @@ export function formatElapsed(ms: number): string {
   return m < 60 ? `${m}m${String(s % 60).padStart(2, "0")}s` : `${Math.floor(m / 60)}h${String(m % 60).padStart(2, "0")}m`;
 }
 
-export function createProgressRenderer(style: ProgressStyle, write: (text: string) => void): (event: ExecutionEvent) => void {
+export interface ProgressOptions {
+  /** Draws the stop-commands token (GitHub style); random by default. */
+  readonly token?: () => string;
+}
+
+export function createProgressRenderer(
+  style: ProgressStyle,
+  writeRaw: (text: string) => void,
+  options: ProgressOptions = {},
+): (event: ExecutionEvent) => void {
+  const token = options.token ?? stopToken;
+  // Our own workflow commands go to writeRaw; everything else through `write`.
+  const write = style === "github" ? logSafeWriter(writeRaw, token) : writeRaw;
   const held = new Map<string, string[]>();
   const label = (e: ExecutionEvent) => `${VERBS[e.action.kind]} ${target(e.action)}`;
   const short = (e: ExecutionEvent) => ("layerName" in e.action ? e.action.layerName : `r-${e.action.r}-${e.action.arch}`);
@@ -48,12 +63,14 @@ export function createProgressRenderer(style: ProgressStyle, write: (text: strin
         flush(event.action.id, `${label(event)} (log)`);
         const where = event.phase ? ` in phase ${event.phase}` : "";
         write(`✖ ${label(event)} failed${where} after ${formatElapsed(event.elapsedMs)}: ${event.message}\n`);
-        if (style === "github") write(`::error title=${event.action.id} failed::${event.message.replaceAll("\n", " ")}\n`);
+        if (style === "github") writeRaw(`::error title=${escapeProperty(`${event.action.id} failed`)}::${escapeData(event.message)}\n`);
+        const details: string[] = [];
         if (event.logTail.length) {
-          write(`  last ${event.logTail.length} lines of the log:\n`);
-          for (const line of event.logTail) write(`  │ ${line}\n`);
+          details.push(`  last ${event.logTail.length} lines of the log:`);
+          for (const line of event.logTail) details.push(`  │ ${line}`);
         }
-        if (event.link) write(`  full log: ${event.link}\n`);
+        if (event.link) details.push(`  full log: ${event.link}`);
+        if (details.length) write(`${details.join("\n")}\n`);
         return;
       }
       case "skipped":
@@ -66,7 +83,8 @@ export function createProgressRenderer(style: ProgressStyle, write: (text: strin
     const lines = held.get(id);
     if (style !== "github" || !lines) return;
     held.delete(id);
-    write(`::group::${title}\n${lines.join("\n")}\n::endgroup::\n`);
+    // The build's output is never read for commands, whatever it contains.
+    writeRaw(`::group::${escapeData(title)}\n${withoutCommands(lines.join("\n"), token)}::endgroup::\n`);
   }
 }
 
