@@ -4,6 +4,7 @@
  * large state, a full build-and-publish flow under 30% throttling, and credentials problems as
  * one sentence.
  */
+import { TEST_OWNER } from "./support/seed.ts";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -91,9 +92,10 @@ describe("AWS backend", () => {
     const published = await backend.layers.publish({
       region: "sa-east-1",
       layerName: "r-route-4_4_1",
-      description: versionDescription({ key, rVersion: "4.4.1", arch: "x86_64" }),
+      description: versionDescription({ owner: TEST_OWNER, key, rVersion: "4.4.1", arch: "x86_64" }),
       content: location,
       architecture: "x86_64",
+      compatibleRuntimes: ["provided.al2023"],
     });
     assert.equal(published.arn, "arn:aws:lambda:sa-east-1:123456789012:layer:r-route-4_4_1:1");
     assert.deepEqual(location, { bucket: "r-layers-sa-east-1", objectKey: artifactObjectKey("layer", key) });
@@ -108,7 +110,7 @@ describe("AWS backend", () => {
       for (let l = 0; l < 50; l++) {
         for (const r of ["4.2.3", "4.3.3", "4.4.1", "4.5.0"]) {
           for (const arch of ["x86_64", "arm64"] as const) {
-            aws.lambda.seed(region, publishedLayerName(`pkg${l}`, r, arch), { description: versionDescription({ key, rVersion: r, arch }), architectures: [arch] });
+            aws.lambda.seed(region, publishedLayerName(`pkg${l}`, r, arch), { description: versionDescription({ owner: TEST_OWNER, key, rVersion: r, arch }), architectures: [arch] });
           }
         }
       }
@@ -153,7 +155,7 @@ describe("AWS backend", () => {
       const content = await backend.artifacts.copyToRegion({ kind: "layer", key }, region);
       const name = publishedLayerName("throttled", "4.4.1", "x86_64");
       assert.equal(await backend.layers.getLatest(region, name), undefined);
-      const v = await backend.layers.publish({ region, layerName: name, description: versionDescription({ key, rVersion: "4.4.1", arch: "x86_64" }), content, architecture: "x86_64" });
+      const v = await backend.layers.publish({ region, layerName: name, description: versionDescription({ owner: TEST_OWNER, key, rVersion: "4.4.1", arch: "x86_64" }), content, architecture: "x86_64", compatibleRuntimes: ["provided.al2023"] });
       await backend.layers.addGrant(region, name, v.version, { kind: "organization", organization: "o-abcdef1234" });
       assert.deepEqual(await backend.layers.readGrants(region, name, v.version), [{ kind: "organization", organization: "o-abcdef1234" }]);
       versions.push(v.version);

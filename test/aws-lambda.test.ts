@@ -3,9 +3,13 @@
  * paginated per region (calls independent of how many layers), versions only grow, grants
  * round-trip, and throttling is ridden out by the SDK's adaptive retries.
  */
+import { TEST_OWNER } from "./support/seed.ts";
 import assert from "node:assert/strict";
 import { after, before, beforeEach, describe, test } from "node:test";
-import { LambdaPublishedLayers, LAYER_RUNTIME } from "../pipeline/lib/adapters/aws/lambda-layers.ts";
+import { LambdaPublishedLayers } from "../pipeline/lib/adapters/aws/lambda-layers.ts";
+import { LAYER_RUNTIMES } from "../pipeline/lib/lambda.ts";
+
+const LAYER_RUNTIME = LAYER_RUNTIMES[0] as string;
 import { PipelineError } from "../pipeline/lib/errors.ts";
 import { versionDescription } from "../pipeline/lib/naming.ts";
 import type { Grant, PublishRequest } from "../pipeline/lib/ports.ts";
@@ -23,10 +27,11 @@ function request(layerName: string, key: string, region = "us-east-1", fields: P
   return {
     region,
     layerName,
-    description: versionDescription({ key, rVersion: "4.4.1", arch: "x86_64", commit: "0123456789abcdef" }),
+    description: versionDescription({ owner: TEST_OWNER, key, rVersion: "4.4.1", arch: "x86_64", commit: "0123456789abcdef" }),
     content: { bucket: `r-layers-${region}`, objectKey: "artifacts/layers/x.zip" },
     architecture: "x86_64",
     license: "GPL-2.0-or-later",
+    compatibleRuntimes: [LAYER_RUNTIME],
     ...fields,
   };
 }
@@ -62,7 +67,7 @@ describe("Lambda published layers", () => {
     for (let i = 0; i < 120; i++) {
       const name = `r-pkg${String(i).padStart(3, "0")}-4_4_1`;
       lambda.seed("ap-northeast-1", name, { description: "other version" });
-      lambda.seed("ap-northeast-1", name, { description: versionDescription({ key, rVersion: "4.4.1", arch: "x86_64" }) });
+      lambda.seed("ap-northeast-1", name, { description: versionDescription({ owner: TEST_OWNER, key, rVersion: "4.4.1", arch: "x86_64" }) });
     }
     lambda.seed("ap-northeast-1", "someone-elses-layer", { description: "not ours" });
     const heads = await layers.listLatest("ap-northeast-1");

@@ -1,3 +1,4 @@
+import { TEST_OWNER } from "./support/seed.ts";
 import assert from "node:assert/strict";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -28,13 +29,14 @@ const request = (description: string) => ({
   description,
   content: { bucket: "b", objectKey: "k" },
   architecture: "x86_64" as const,
+  compatibleRuntimes: ["provided.al2023"],
 });
 
 describe("local published layers", () => {
   test("versions only grow and are not reused after a delete, as in Lambda", async () => {
     const layers = new LocalPublishedLayers(await tempDir(), () => new Date("2026-01-01T00:00:00Z"));
     const v1 = await layers.publish(request("by hand"));
-    const v2 = await layers.publish(request(versionDescription({ key: KEY, rVersion: "4.4.1", arch: "x86_64" })));
+    const v2 = await layers.publish(request(versionDescription({ owner: TEST_OWNER, key: KEY, rVersion: "4.4.1", arch: "x86_64" })));
     assert.deepEqual([v1.version, v2.version], [1, 2]);
     assert.equal(v1.key, undefined);
     assert.equal(v2.key, KEY);

@@ -22,7 +22,7 @@ const graph = computeBuildGraph(manifest, await readSourceDigests());
 const emu = await startAwsEmulators({ regions: REGIONS, bucketTemplate: "bench-layers-{region}", project: "bench" });
 for (const b of graph.layerBuilds) {
   for (const region of b.layer.regions) {
-    const v = emu.lambda.seed(region, b.layerName, { description: versionDescription({ key: b.key, rVersion: b.rVersion, arch: b.arch }), architectures: [b.arch] });
+    const v = emu.lambda.seed(region, b.layerName, { description: versionDescription({ key: b.key, rVersion: b.rVersion, arch: b.arch, owner: graph.owner }), architectures: [b.arch] });
     for (const grant of desiredGrants(b.layer.share)) {
       if (grant.kind !== "account") continue;
       v.statements.push({

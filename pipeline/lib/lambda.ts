@@ -11,3 +11,6 @@ export type Arch = (typeof ARCHES)[number];
 export const LAYER_NAME_MAX = 140;
 /** Lambda's limit for a layer version description. */
 export const DESCRIPTION_MAX = 256;
+
+/** The runtimes our layers declare they work with (custom runtimes on Amazon Linux 2023). */
+export const LAYER_RUNTIMES: readonly string[] = ["provided.al2023"];

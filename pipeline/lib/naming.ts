@@ -72,23 +72,74 @@ export function bucketName(template: string, region: string): string {
 
 const DESCRIPTION_PREFIX = "r-lambda-layers";
 const KEY_RE = /\bkey=([0-9a-f]{64})\b/;
+const OWNER_RE = /\bowner=(\S+)/;
+/** Between the machine-read fields and the layer's own description. */
+const TEXT_SEPARATOR = "; ";
+/** Room kept for `commit=<12 hex>`, so a layer's text is cut the same way with or without a commit. */
+const COMMIT_ROOM = " commit=".length + 12;
 
-/** The description a published version carries: the build key (and the commit it came from). */
-export function versionDescription(fields: { key: string; rVersion: string; arch: Arch; commit?: string }): string {
-  const parts = [DESCRIPTION_PREFIX, `R ${fields.rVersion}`, fields.arch, `key=${fields.key}`];
+/**
+ * Which copy of this pipeline published a version: its artifact bucket template. Two copies in
+ * one account (say staging and production) never prune or grant each other's versions.
+ */
+export function pipelineOwner(bucketTemplate: string): string {
+  return bucketTemplate;
+}
+
+export interface DescriptionFields {
+  readonly key: string;
+  readonly rVersion: string;
+  readonly arch: Arch;
+  readonly owner: string;
+  readonly commit?: string;
+  /** The layer's `description` from the manifest, cut to what fits Lambda's limit. */
+  readonly text?: string;
+}
+
+function machineFields(fields: DescriptionFields): string {
+  const parts = [DESCRIPTION_PREFIX, `R ${fields.rVersion}`, fields.arch, `key=${fields.key}`, `owner=${fields.owner}`];
   if (fields.commit) parts.push(`commit=${fields.commit.slice(0, 12)}`);
-  const text = parts.join(" ");
-  if (text.length > DESCRIPTION_MAX) throw new InternalError(`description longer than ${DESCRIPTION_MAX}: ${text}`);
-  return text;
+  return parts.join(" ");
+}
+
+/** The part of a layer's description that fits beside the machine-read fields (the same with or without a commit). */
+export function publishedText(fields: Omit<DescriptionFields, "commit" | "text">, text: string | undefined): string | undefined {
+  if (!text) return undefined;
+  const room = DESCRIPTION_MAX - machineFields(fields).length - COMMIT_ROOM - TEXT_SEPARATOR.length;
+  if (room <= 1) return undefined;
+  return text.length <= room ? text : `${text.slice(0, room - 1)}…`;
+}
+
+/** The description a published version carries: build key, owner, commit, and what fits of the layer's own description. */
+export function versionDescription(fields: DescriptionFields): string {
+  const head = machineFields(fields);
+  if (head.length > DESCRIPTION_MAX) throw new InternalError(`description longer than ${DESCRIPTION_MAX}: ${head}`);
+  const text = publishedText(fields, fields.text);
+  return text ? `${head}${TEXT_SEPARATOR}${text}` : head;
 }
 
 /** The build key recorded in a description, or undefined for a version published by other means. */
 export function keyFromDescription(description: string | undefined): string | undefined {
   if (!description || !description.startsWith(DESCRIPTION_PREFIX)) return undefined;
-  return KEY_RE.exec(description)?.[1];
+  return KEY_RE.exec(description.split(TEXT_SEPARATOR)[0] ?? "")?.[1];
 }
 
-/** Whether a published layer name is one this pipeline manages (used to find orphans to prune). */
-export function isManagedDescription(description: string | undefined): boolean {
-  return keyFromDescription(description) !== undefined;
+/** The owner recorded in a description (see pipelineOwner), or undefined. */
+export function ownerFromDescription(description: string | undefined): string | undefined {
+  if (!description || !description.startsWith(DESCRIPTION_PREFIX)) return undefined;
+  return OWNER_RE.exec(description.split(TEXT_SEPARATOR)[0] ?? "")?.[1];
+}
+
+/** The layer's own text in a description this pipeline wrote, or undefined when there is none. */
+export function textFromDescription(description: string | undefined): string | undefined {
+  if (!description || !description.startsWith(DESCRIPTION_PREFIX)) return undefined;
+  const at = description.indexOf(TEXT_SEPARATOR);
+  return at < 0 ? undefined : description.slice(at + TEXT_SEPARATOR.length);
+}
+
+/** What a version's description says about it, for the adapters' views of published versions. */
+export function describedBy(description: string | undefined): { key?: string; owner?: string } {
+  const key = keyFromDescription(description);
+  const owner = ownerFromDescription(description);
+  return { ...(key !== undefined ? { key } : {}), ...(owner !== undefined ? { owner } : {}) };
 }

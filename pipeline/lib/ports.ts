@@ -72,6 +72,11 @@ export interface OutputsIndex {
   readonly version: 1;
   readonly generatedAt: string;
   readonly commit?: string;
+  /**
+   * Every region this pipeline has published to, kept across reconciles: plans list them too,
+   * so versions in a region that left the manifest are still found (and pruned with --prune).
+   */
+  readonly regions?: readonly string[];
   readonly layers: readonly OutputsEntry[];
 }
 
@@ -87,6 +92,10 @@ export interface PublishedVersion {
   readonly description?: string;
   /** Build key parsed from the description; undefined for versions not published by this pipeline. */
   readonly key?: string;
+  /** Which copy of the pipeline published it (naming.pipelineOwner), parsed from the description. */
+  readonly owner?: string;
+  readonly license?: string;
+  readonly compatibleRuntimes?: readonly string[];
   readonly createdAt?: string;
   readonly architectures?: readonly Arch[];
 }
@@ -98,6 +107,7 @@ export interface PublishRequest {
   readonly content: ArtifactLocation;
   readonly architecture: Arch;
   readonly license?: string;
+  readonly compatibleRuntimes: readonly string[];
 }
 
 export interface PublishedLayers {

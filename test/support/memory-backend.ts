@@ -17,7 +17,7 @@ import type {
   PublishedVersion,
 } from "../../pipeline/lib/ports.ts";
 import { grantId } from "../../pipeline/lib/grants.ts";
-import { artifactObjectKey, keyFromDescription } from "../../pipeline/lib/naming.ts";
+import { artifactObjectKey, describedBy } from "../../pipeline/lib/naming.ts";
 
 export class CallLog {
   readonly calls: string[] = [];
@@ -63,7 +63,7 @@ export class MemoryArtifactStore implements ArtifactStore {
 
 interface Stored {
   last: number;
-  versions: { version: number; description?: string; grants: Grant[] }[];
+  versions: { version: number; description?: string; license?: string; runtimes?: readonly string[]; grants: Grant[] }[];
 }
 
 export class MemoryPublishedLayers implements PublishedLayers {
@@ -84,7 +84,9 @@ export class MemoryPublishedLayers implements PublishedLayers {
       version: v.version,
       arn: `arn:aws:lambda:${region}:123456789012:layer:${name}:${v.version}`,
       description: v.description,
-      key: keyFromDescription(v.description),
+      ...describedBy(v.description),
+      ...(v.license !== undefined ? { license: v.license } : {}),
+      ...(v.runtimes ? { compatibleRuntimes: v.runtimes } : {}),
     };
   }
 
@@ -114,7 +116,13 @@ export class MemoryPublishedLayers implements PublishedLayers {
   async publish(request: PublishRequest): Promise<PublishedVersion> {
     this.log.record("layers.publish");
     const stored = this.layer(request.region, request.layerName);
-    const v = { version: ++stored.last, description: request.description, grants: [] as Grant[] };
+    const v = {
+      version: ++stored.last,
+      description: request.description,
+      ...(request.license ? { license: request.license } : {}),
+      runtimes: request.compatibleRuntimes,
+      grants: [] as Grant[],
+    };
     stored.versions.push(v);
     return this.view(request.region, request.layerName, v);
   }

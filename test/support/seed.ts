@@ -5,9 +5,13 @@ import { fileURLToPath } from "node:url";
 import type { BuildGraph } from "../../pipeline/lib/keys/graph.ts";
 import type { ArtifactRef } from "../../pipeline/lib/ports.ts";
 import { desiredGrants } from "../../pipeline/lib/grants.ts";
-import { artifactObjectKey, versionDescription } from "../../pipeline/lib/naming.ts";
+import { LAYER_RUNTIMES } from "../../pipeline/lib/lambda.ts";
+import { artifactObjectKey, pipelineOwner, versionDescription } from "../../pipeline/lib/naming.ts";
 import type { BuildRecord } from "../../pipeline/lib/keys/inputs.ts";
 import type { Backend } from "../../pipeline/lib/ports.ts";
+
+/** The owner of the test manifests (test/support/manifests.ts): their artifact bucket template. */
+export const TEST_OWNER = pipelineOwner("acme-r-layers-{region}");
 
 /** What a build leaves behind: the zip (for a file store), then the record that marks it complete. */
 export async function storeArtifact(backend: Backend, ref: ArtifactRef, inputs: BuildRecord["inputs"]): Promise<void> {
@@ -28,9 +32,11 @@ export async function seedReconciled(backend: Backend, graph: BuildGraph): Promi
       const v = await backend.layers.publish({
         region,
         layerName: b.layerName,
-        description: versionDescription({ key: b.key, rVersion: b.rVersion, arch: b.arch }),
+        description: versionDescription({ key: b.key, rVersion: b.rVersion, arch: b.arch, owner: graph.owner, ...(b.publication.text ? { text: b.publication.text } : {}) }),
         content,
         architecture: b.arch,
+        ...(b.publication.license ? { license: b.publication.license } : {}),
+        compatibleRuntimes: b.publication.runtimes,
       });
       for (const grant of desiredGrants(b.layer.share)) await backend.layers.addGrant(region, b.layerName, v.version, grant);
     }
@@ -45,13 +51,14 @@ export async function publishVersion(
   backend: Backend,
   region: string,
   layerName: string,
-  from: { description: string } | { key: string },
+  from: { description: string } | { key: string; owner?: string },
 ): Promise<void> {
   await backend.layers.publish({
     region,
     layerName,
-    description: "key" in from ? versionDescription({ key: from.key, rVersion: "4.4.1", arch: "x86_64" }) : from.description,
+    description: "key" in from ? versionDescription({ key: from.key, rVersion: "4.4.1", arch: "x86_64", owner: from.owner ?? TEST_OWNER }) : from.description,
     content: { bucket: "b", objectKey: "k" },
     architecture: "x86_64",
+    compatibleRuntimes: LAYER_RUNTIMES,
   });
 }

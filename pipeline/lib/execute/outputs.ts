@@ -71,5 +71,8 @@ export async function collectOutputs(
       });
     }
   }
-  return { version: 1, generatedAt: now.toISOString(), ...(commit ? { commit } : {}), layers };
+  // Regions are remembered across reconciles (see OutputsIndex.regions): a region that left the
+  // manifest is still listed by the next plan, so what this pipeline published there is found.
+  const published = [...(previous?.regions ?? []), ...(previous?.layers ?? []).map((e) => e.region), ...layers.map((e) => e.region)];
+  return { version: 1, generatedAt: now.toISOString(), ...(commit ? { commit } : {}), regions: [...new Set(published)].sort(), layers };
 }

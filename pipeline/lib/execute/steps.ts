@@ -7,6 +7,7 @@ import type { BuildGraph, LayerBuild, RBuild } from "../keys/graph.ts";
 import type { BuildInputs } from "../keys/inputs.ts";
 import type { Manifest } from "../manifest/types.ts";
 import { versionDescription } from "../naming.ts";
+import { isCurrent } from "../publication.ts";
 import type { Action } from "../plan/types.ts";
 import type { Backend } from "../ports.ts";
 import type { ArtifactRef, Builder } from "../ports.ts";
@@ -76,16 +77,24 @@ export function createStepRunner(ctx: StepContext): StepRunner {
       }
       case "publish": {
         const latest = await layers.getLatest(action.region, action.layerName);
-        if (latest?.key === action.key) return `already published as version ${latest.version}`;
         const lb = layerBuildOf(action.key);
+        if (isCurrent(latest, lb, ctx.graph.owner)) return `already published as version ${latest?.version}`;
         const content = await artifacts.copyToRegion({ kind: "layer", key: action.key }, action.region);
         const published = await layers.publish({
           region: action.region,
           layerName: action.layerName,
-          description: versionDescription({ key: action.key, rVersion: action.r, arch: action.arch, ...(ctx.commit ? { commit: ctx.commit } : {}) }),
+          description: versionDescription({
+            key: action.key,
+            rVersion: action.r,
+            arch: action.arch,
+            owner: ctx.graph.owner,
+            ...(ctx.commit ? { commit: ctx.commit } : {}),
+            ...(lb.publication.text ? { text: lb.publication.text } : {}),
+          }),
           content,
           architecture: action.arch,
-          ...(lb.layer.license ? { license: lb.layer.license } : {}),
+          ...(lb.publication.license ? { license: lb.publication.license } : {}),
+          compatibleRuntimes: lb.publication.runtimes,
         });
         return `version ${published.version}`;
       }

@@ -4,7 +4,8 @@
  * Pure: manifest and source digests in, keys out.
  */
 import type { Arch, Layer, Manifest } from "../manifest/types.ts";
-import { publishedLayerName } from "../naming.ts";
+import { LAYER_RUNTIMES } from "../lambda.ts";
+import { pipelineOwner, publishedLayerName, publishedText } from "../naming.ts";
 import { canonicalJson, sha256 } from "./canonical.ts";
 import type { BuildInputs, LayerBuildInputs, RBuildInputs } from "./inputs.ts";
 import type { SourceDigests } from "./sources.ts";
@@ -29,9 +30,22 @@ export interface LayerBuild {
   readonly inputs: LayerBuildInputs;
   readonly rBuild: RBuild;
   readonly stacks: readonly LayerBuild[];
+  /**
+   * What a published version says besides its bytes: changing one republishes (no rebuild).
+   * `text` is the layer's description as it fits in Lambda's limit beside the key.
+   */
+  readonly publication: PublicationAttributes;
+}
+
+export interface PublicationAttributes {
+  readonly text?: string;
+  readonly license?: string;
+  readonly runtimes: readonly string[];
 }
 
 export interface BuildGraph {
+  /** Which copy of the pipeline this is (naming.pipelineOwner): it only prunes and grants its own versions. */
+  readonly owner: string;
   readonly rBuilds: readonly RBuild[];
   /** In build order: a layer comes after the layers it stacks on. */
   readonly layerBuilds: readonly LayerBuild[];
@@ -62,6 +76,8 @@ function stackOrder(layers: readonly Layer[]): Layer[] {
   return out;
 }
 
+const textOf = (text: string | undefined) => (text ? { text } : {});
+
 export function computeBuildGraph(manifest: Manifest, digests: SourceDigests): BuildGraph {
   const rBuilds = new Map<string, RBuild>();
   const rBuildFor = (rVersion: string, arch: Arch): RBuild => {
@@ -81,6 +97,7 @@ export function computeBuildGraph(manifest: Manifest, digests: SourceDigests): B
     return build;
   };
 
+  const owner = pipelineOwner(manifest.artifacts.bucket);
   const layerBuilds = new Map<string, LayerBuild>();
   for (const layer of stackOrder(manifest.layers)) {
     for (const rVersion of layer.rVersions) {
@@ -117,6 +134,11 @@ export function computeBuildGraph(manifest: Manifest, digests: SourceDigests): B
           inputs,
           rBuild,
           stacks,
+          publication: {
+            ...textOf(publishedText({ key: buildKey(inputs), rVersion, arch, owner }, layer.description)),
+            ...(layer.license ? { license: layer.license } : {}),
+            runtimes: LAYER_RUNTIMES,
+          },
         });
       }
     }
@@ -125,6 +147,7 @@ export function computeBuildGraph(manifest: Manifest, digests: SourceDigests): B
   // R builds in the manifest's version order, x86_64 before arm64, whatever order layers asked for them.
   const order = (b: RBuild) => manifest.rVersions.indexOf(b.rVersion) * 2 + (b.arch === "arm64" ? 1 : 0);
   return {
+    owner,
     rBuilds: [...rBuilds.values()].sort((a, b) => order(a) - order(b)),
     layerBuilds: [...layerBuilds.values()],
   };

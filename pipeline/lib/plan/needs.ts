@@ -6,6 +6,7 @@
 import type { BuildGraph, LayerBuild } from "../keys/graph.ts";
 import type { ArtifactKind } from "../naming.ts";
 import type { ArtifactRef, PublishedVersion } from "../ports.ts";
+import { isCurrent } from "../publication.ts";
 
 export const artifactId = (kind: ArtifactKind, key: string) => `${kind}:${key}`;
 
@@ -15,15 +16,28 @@ export interface Publication {
   readonly region: string;
   /** The latest published version, if any. */
   readonly head: PublishedVersion | undefined;
+  /** Whether `head` is exactly what should be published: this build's key, our owner, the manifest's attributes. */
+  readonly current: boolean;
 }
 
 /** Every publication the manifest declares, in manifest order: layer builds, then their regions. */
 export function publications(graph: BuildGraph, latest: (region: string, layerName: string) => PublishedVersion | undefined): Publication[] {
-  return graph.layerBuilds.flatMap((build) => build.layer.regions.map((region) => ({ build, region, head: latest(region, build.layerName) })));
+  return graph.layerBuilds.flatMap((build) =>
+    build.layer.regions.map((region) => {
+      const head = latest(region, build.layerName);
+      return { build, region, head, current: isCurrent(head, build, graph.owner) };
+    }),
+  );
 }
 
-/** A publication needs a new version when nothing is published or its latest version carries another key. */
-export const isStale = (p: Publication): boolean => p.head?.key !== p.build.key;
+/**
+ * A publication needs a new version when nothing is published, its latest version carries
+ * another key or another owner, or its description, license or runtimes changed.
+ */
+export const isStale = (p: Publication): boolean => !p.current;
+
+/** Whether a published version is this pipeline's own (it carries a key and our owner): only those are pruned or granted. */
+export const isOurs = (v: PublishedVersion, owner: string): boolean => v.key !== undefined && v.owner === owner;
 
 /** What the stale publications need built, walking down from each to what it is built from. */
 export interface NeededBuilds {

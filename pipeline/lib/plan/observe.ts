@@ -11,9 +11,9 @@
 import type { BuildGraph } from "../keys/graph.ts";
 import type { BuildInputs } from "../keys/inputs.ts";
 import type { ArtifactKind } from "../naming.ts";
-import type { Backend, Grant, OutputsIndex, PublishedVersion } from "../ports.ts";
+import type { Backend, Grant, PublishedVersion } from "../ports.ts";
 import { createLimiter } from "../util/concurrency.ts";
-import { artifactId, isStale, neededBuilds, publications } from "./needs.ts";
+import { artifactId, isOurs, isStale, neededBuilds, publications } from "./needs.ts";
 import type { ObservedState, PublishedLayerState } from "./types.ts";
 
 export interface ObserveOptions {
@@ -31,14 +31,16 @@ type MutableLayerState = { latest: PublishedVersion; grants?: readonly Grant[]; 
 
 export async function observe(graph: BuildGraph, backend: Backend, options: ObserveOptions): Promise<ObservedState> {
   const limit = createLimiter(options.concurrency ?? DEFAULT_READ_CONCURRENCY);
-  const regions = [...new Set(graph.layerBuilds.flatMap((b) => b.layer.regions))].sort();
+  // The regions the manifest names, and every region this pipeline published to before (the
+  // outputs index remembers them), so a layer or region that left the manifest is still seen.
   const heads = new Map<string, PublishedVersion[]>();
-  const [index] = await Promise.all([
-    options.refreshGrants ? undefined : backend.artifacts.readOutputs(),
-    ...regions.map((region) => limit(async () => heads.set(region, await backend.layers.listLatest(region)))),
-  ]);
+  const list = (region: string) => limit(async () => void heads.set(region, await backend.layers.listLatest(region)));
+  const declaredRegions = [...new Set(graph.layerBuilds.flatMap((b) => b.layer.regions))];
+  const [index] = await Promise.all([backend.artifacts.readOutputs(), ...declaredRegions.map(list)]);
+  const regions = [...new Set([...declaredRegions, ...(index?.regions ?? [])])].sort();
+  await Promise.all(regions.filter((r) => !heads.has(r)).map(list));
   const recordedGrants = new Map<string, readonly Grant[]>();
-  for (const entry of (index as OutputsIndex | undefined)?.layers ?? []) {
+  for (const entry of options.refreshGrants ? [] : (index?.layers ?? [])) {
     if (entry.grants) recordedGrants.set(`${entry.region}/${entry.layerName}/${entry.version}/${entry.key}`, entry.grants);
   }
 
@@ -49,7 +51,8 @@ export async function observe(graph: BuildGraph, backend: Backend, options: Obse
     const byName = new Map<string, MutableLayerState>();
     published.set(region, byName);
     for (const latest of heads.get(region) ?? []) {
-      if (latest.key === undefined && !declared.has(`${region}/${latest.layerName}`)) continue; // someone else's layer
+      // Someone else's layer (by hand, or another copy of this pipeline): none of our business unless the manifest names it.
+      if (!isOurs(latest, graph.owner) && !declared.has(`${region}/${latest.layerName}`)) continue;
       byName.set(latest.layerName, { latest });
     }
   }

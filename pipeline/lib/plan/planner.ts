@@ -12,7 +12,8 @@ import { InternalError } from "../errors.ts";
 import type { Grant } from "../grants.ts";
 import { describeGrant, desiredGrants, grantId } from "../grants.ts";
 import type { BuildGraph, LayerBuild } from "../keys/graph.ts";
-import { artifactId, isStale, neededBuilds, publications } from "./needs.ts";
+import { attributeChanges } from "../publication.ts";
+import { artifactId, isOurs, isStale, neededBuilds, publications } from "./needs.ts";
 import type { Publication } from "./needs.ts";
 import { explainChange } from "./reasons.ts";
 import type {
@@ -43,6 +44,8 @@ const short = (key: string) => key.slice(0, 12);
 /** What the planner reads of the observed state, by question. */
 interface View {
   readonly published: (region: string, layerName: string) => PublishedLayerState | undefined;
+  /** This copy of the pipeline (naming.pipelineOwner): only its versions are pruned. */
+  readonly owner: string;
   /** "inputs changed (packages changed: +gbm)": why `build` no longer matches `oldKey`. */
   readonly explained: (oldKey: string, build: LayerBuild) => string;
 }
@@ -50,6 +53,7 @@ interface View {
 export function plan(input: PlanInput): Plan {
   const { graph, observed } = input;
   const view: View = {
+    owner: graph.owner,
     published: (region, layerName) => observed.published.get(region)?.get(layerName),
     explained: (oldKey, build) => {
       const before = observed.records.get(oldKey);
@@ -61,7 +65,7 @@ export function plan(input: PlanInput): Plan {
   const stale = publications(graph, (region, layerName) => view.published(region, layerName)?.latest).filter(isStale);
   const { compileActions, buildActions } = planBuilds(graph, observed, stale, view);
   const perLayer = planLayers(graph, stale, buildActions, view, input.prune);
-  const orphans = input.prune ? planOrphans(observed, perLayer.declared) : [];
+  const orphans = input.prune ? planOrphans(observed, perLayer.declared, graph.owner) : [];
 
   const actions: Action[] = [...compileActions, ...perLayer.actions, ...orphans];
   return {
@@ -171,7 +175,7 @@ function planLayers(
       const grant = grantAction(build, region, idSuffix, publish?.id, state?.grants, state?.latest.version);
       if (grant) actions.push(grant);
       if (!publish && !grant) unchanged++;
-      const pruning = prune ? retentionPrune(build, region, state, publish?.id) : undefined;
+      const pruning = prune ? retentionPrune(build, region, state, publish?.id, view.owner) : undefined;
       if (pruning) actions.push(pruning);
     }
   }
@@ -185,7 +189,11 @@ function publishAction(need: Publication, idSuffix: string, buildAction: BuildLa
       ? undefined
       : head.key === undefined
         ? "carries no build key (published outside this pipeline?)"
-        : `carries another key${view.explained(head.key, build)}`;
+        : head.key !== build.key
+          ? `carries another key${view.explained(head.key, build)}`
+          : head.owner !== view.owner
+            ? `was published by another copy of this pipeline (owner ${head.owner ?? "unknown"})`
+            : `carries this build, but its ${attributeChanges(head, build).map((c) => c.replace(/ changed$/, "")).join(", ")} changed (republished without a rebuild)`;
   return {
     kind: "publish",
     id: `publish:${idSuffix}`,
@@ -198,10 +206,20 @@ function publishAction(need: Publication, idSuffix: string, buildAction: BuildLa
 }
 
 /** Versions beyond the layer's retention; a planned publish adds one, so one fewer existing version is kept. */
-function retentionPrune(build: LayerBuild, region: string, state: PublishedLayerState | undefined, publishId: string | undefined): PruneAction | undefined {
+function retentionPrune(
+  build: LayerBuild,
+  region: string,
+  state: PublishedLayerState | undefined,
+  publishId: string | undefined,
+  owner: string,
+): PruneAction | undefined {
   if (!state?.versions) return undefined;
   const keep = Math.max(0, build.layer.retain - (publishId ? 1 : 0));
-  const excess = state.versions.slice(keep).map((v) => v.version);
+  // Only our own versions count and go: one published by hand or by another copy stays.
+  const excess = state.versions
+    .filter((v) => isOurs(v, owner))
+    .slice(keep)
+    .map((v) => v.version);
   if (excess.length === 0) return undefined;
   return {
     kind: "prune",
@@ -217,11 +235,11 @@ function retentionPrune(build: LayerBuild, region: string, state: PublishedLayer
 }
 
 /** Step 4: layers this pipeline published that the manifest no longer has (`declared`: `region/layerName`). */
-function planOrphans(observed: ObservedState, declared: ReadonlySet<string>): PruneAction[] {
+function planOrphans(observed: ObservedState, declared: ReadonlySet<string>, owner: string): PruneAction[] {
   const orphans: PruneAction[] = [];
   for (const [region, layers] of [...observed.published].sort(([a], [b]) => a.localeCompare(b))) {
     for (const [layerName, state] of [...layers].sort(([a], [b]) => a.localeCompare(b))) {
-      if (declared.has(`${region}/${layerName}`) || state.latest.key === undefined) continue;
+      if (declared.has(`${region}/${layerName}`) || !isOurs(state.latest, owner)) continue;
       orphans.push({
         kind: "prune",
         id: `prune:${layerName}:${region}`,
@@ -229,7 +247,7 @@ function planOrphans(observed: ObservedState, declared: ReadonlySet<string>): Pr
         change: "delete",
         layerName,
         region,
-        versions: (state.versions ?? [state.latest]).map((v) => v.version),
+        versions: (state.versions ?? [state.latest]).filter((v) => isOurs(v, owner)).map((v) => v.version),
         reason: "no longer in the manifest",
       });
     }

@@ -50,6 +50,7 @@ export const STORED_SCHEMAS = {
       version: { const: 1 },
       generatedAt: text,
       commit: { type: "string" },
+      regions: { type: "array", items: text },
       layers: { type: "array", items: outputsEntry },
     },
   },

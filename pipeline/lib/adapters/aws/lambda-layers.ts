@@ -15,10 +15,10 @@ import {
   paginateListLayerVersions,
   paginateListLayers,
 } from "@aws-sdk/client-lambda";
-import type { LayerVersionsListItem } from "@aws-sdk/client-lambda";
+import type { LayerVersionsListItem, Runtime } from "@aws-sdk/client-lambda";
 import { ARCHES } from "../../manifest/types.ts";
 import type { Arch } from "../../manifest/types.ts";
-import { keyFromDescription } from "../../naming.ts";
+import { describedBy } from "../../naming.ts";
 import type { Grant, PublishRequest, PublishedLayers, PublishedVersion } from "../../ports.ts";
 import { grantId } from "../../grants.ts";
 import { PerRegion, clientConfig, maxAttempts, retryDelayScale } from "./clients.ts";
@@ -28,8 +28,6 @@ import type { AwsCallContext } from "./errors.ts";
 import { grantsFromPolicy, sameGrant } from "./layer-policy.ts";
 import { sleep } from "../../util/sleep.ts";
 
-/** The runtime every layer is published for (provided.al2 is deprecated). */
-export const LAYER_RUNTIME = "provided.al2023";
 /** Lambda's largest page for layer listings. */
 const PAGE_SIZE = 50;
 
@@ -48,9 +46,11 @@ function view(layerName: string, item: LayerVersionsListItem): PublishedVersion 
     version: item.Version ?? 0,
     arn: item.LayerVersionArn ?? "",
     ...(item.Description !== undefined ? { description: item.Description } : {}),
-    ...(keyFromDescription(item.Description) !== undefined ? { key: keyFromDescription(item.Description) } : {}),
+    ...describedBy(item.Description),
     ...(item.CreatedDate !== undefined ? { createdAt: item.CreatedDate } : {}),
     ...(item.CompatibleArchitectures ? { architectures: item.CompatibleArchitectures.filter(isArch) } : {}),
+    ...(item.LicenseInfo !== undefined ? { license: item.LicenseInfo } : {}),
+    ...(item.CompatibleRuntimes ? { compatibleRuntimes: item.CompatibleRuntimes } : {}),
   };
 }
 
@@ -141,7 +141,7 @@ export class LambdaPublishedLayers implements PublishedLayers {
       LayerName: layerName,
       Description: request.description,
       Content: { S3Bucket: request.content.bucket, S3Key: request.content.objectKey },
-      CompatibleRuntimes: [LAYER_RUNTIME],
+      CompatibleRuntimes: [...request.compatibleRuntimes] as Runtime[],
       CompatibleArchitectures: [request.architecture],
       ...(request.license ? { LicenseInfo: request.license } : {}),
     });
@@ -153,9 +153,11 @@ export class LambdaPublishedLayers implements PublishedLayers {
           version: out.Version ?? 0,
           arn: out.LayerVersionArn ?? "",
           ...(out.Description !== undefined ? { description: out.Description } : {}),
-          ...(keyFromDescription(out.Description) !== undefined ? { key: keyFromDescription(out.Description) } : {}),
+          ...describedBy(out.Description),
           ...(out.CreatedDate !== undefined ? { createdAt: out.CreatedDate } : {}),
           architectures: (out.CompatibleArchitectures ?? [request.architecture]).filter(isArch),
+          ...(out.LicenseInfo !== undefined ? { license: out.LicenseInfo } : {}),
+          ...(out.CompatibleRuntimes ? { compatibleRuntimes: out.CompatibleRuntimes } : {}),
         };
       } catch (error) {
         const kind = retryKind(error);

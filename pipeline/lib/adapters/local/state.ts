@@ -16,7 +16,7 @@ import { link, mkdir, readFile, readdir, rename, rm, stat, unlink, writeFile } f
 import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { StateError } from "../../errors.ts";
-import { LOCAL_LOCK_FILE, OUTPUTS_INDEX_KEY, artifactObjectKey, artifactRecordKey, keyFromDescription, localPublishedKey } from "../../naming.ts";
+import { LOCAL_LOCK_FILE, OUTPUTS_INDEX_KEY, artifactObjectKey, artifactRecordKey, describedBy, localPublishedKey } from "../../naming.ts";
 import type { Arch } from "../../manifest/types.ts";
 import type { BuildRecord } from "../../keys/inputs.ts";
 import { checkStored, readLock } from "../../stored/formats.ts";
@@ -47,6 +47,7 @@ interface StoredVersion {
   architectures: Arch[];
   content: ArtifactLocation;
   license?: string;
+  compatibleRuntimes?: string[];
   grants: Grant[];
 }
 
@@ -73,6 +74,7 @@ const STORED_LAYER_SCHEMA = {
           architectures: { type: "array", items: { enum: ["x86_64", "arm64"] } },
           content: { type: "object", required: ["bucket", "objectKey"], properties: { bucket: { type: "string" }, objectKey: { type: "string" } } },
           license: { type: "string" },
+          compatibleRuntimes: { type: "array", items: { type: "string" } },
           grants: { type: "array", items: { type: "object", required: ["kind"], properties: { kind: { enum: ["account", "organization", "public"] } } } },
         },
       },
@@ -218,9 +220,11 @@ export class LocalPublishedLayers implements PublishedLayers {
       version: v.version,
       arn: this.arn(region, layerName, v.version),
       description: v.description,
-      key: keyFromDescription(v.description),
+      ...describedBy(v.description),
       createdAt: v.createdAt,
       architectures: v.architectures,
+      ...(v.license !== undefined ? { license: v.license } : {}),
+      ...(v.compatibleRuntimes ? { compatibleRuntimes: v.compatibleRuntimes } : {}),
     };
   }
 
@@ -290,6 +294,7 @@ export class LocalPublishedLayers implements PublishedLayers {
       architectures: [request.architecture],
       content: request.content,
       ...(request.license ? { license: request.license } : {}),
+      compatibleRuntimes: [...request.compatibleRuntimes],
       grants: [],
     };
     stored.lastVersion = version.version;
