@@ -46,13 +46,16 @@ export async function observe(graph: BuildGraph, backend: Backend, options: Obse
 
   // Every head the plan can act on: ours (it carries a key) or one the manifest names.
   const declared = new Set(graph.layerBuilds.flatMap((b) => b.layer.regions.map((region) => `${region}/${b.layerName}`)));
+  // Names this pipeline published (the last index knows them), even if someone published on top since.
+  const ourNames = new Set((index?.layers ?? []).map((e) => `${e.region}/${e.layerName}`));
   const published = new Map<string, Map<string, MutableLayerState>>();
   for (const region of regions) {
     const byName = new Map<string, MutableLayerState>();
     published.set(region, byName);
     for (const latest of heads.get(region) ?? []) {
       // Someone else's layer (by hand, or another copy of this pipeline): none of our business unless the manifest names it.
-      if (!isOurs(latest, graph.owner) && !declared.has(`${region}/${latest.layerName}`)) continue;
+      const name = `${region}/${latest.layerName}`;
+      if (!isOurs(latest, graph.owner) && !declared.has(name) && !ourNames.has(name)) continue;
       byName.set(latest.layerName, { latest });
     }
   }

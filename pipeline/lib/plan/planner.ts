@@ -239,7 +239,9 @@ function planOrphans(observed: ObservedState, declared: ReadonlySet<string>, own
   const orphans: PruneAction[] = [];
   for (const [region, layers] of [...observed.published].sort(([a], [b]) => a.localeCompare(b))) {
     for (const [layerName, state] of [...layers].sort(([a], [b]) => a.localeCompare(b))) {
-      if (declared.has(`${region}/${layerName}`) || !isOurs(state.latest, owner)) continue;
+      if (declared.has(`${region}/${layerName}`)) continue;
+      const versions = (state.versions ?? [state.latest]).filter((v) => isOurs(v, owner)).map((v) => v.version);
+      if (versions.length === 0) continue;
       orphans.push({
         kind: "prune",
         id: `prune:${layerName}:${region}`,
@@ -247,7 +249,7 @@ function planOrphans(observed: ObservedState, declared: ReadonlySet<string>, own
         change: "delete",
         layerName,
         region,
-        versions: (state.versions ?? [state.latest]).filter((v) => isOurs(v, owner)).map((v) => v.version),
+        versions,
         reason: "no longer in the manifest",
       });
     }
