@@ -162,7 +162,7 @@ describe("state faults end in one clear sentence", () => {
       assert.equal(locked.status, 1, locked.stderr);
       const id = /--force-unlock (unreadable-[0-9a-f]{12})/.exec(locked.stderr)?.[1];
       assert.ok(id, locked.stderr);
-      assert.doesNotMatch(locked.stderr, /INTERNAL|    at /);
+      assert.doesNotMatch(locked.stderr, /INTERNAL| {4}at /);
       const unlocked = await runEntry("reconcile.ts", ["--manifest", join(dir, "layers.yaml"), "--force-unlock", id], { cwd: dir });
       assert.equal(unlocked.status, 0, unlocked.stderr);
       assert.deepEqual(await readdir(join(dir, ".layers")), []);
@@ -196,6 +196,6 @@ describe("state faults end in one clear sentence", () => {
     const result = await runEntry("reconcile.ts", ["--manifest", join(dir, "layers.yaml"), "--state", join(dir, "state-file")], { cwd: dir });
     assert.equal(result.status, 1);
     assert.match(result.stderr, /^error\[STATE_UNREADABLE\]: cannot .*state-file.*--state must name a folder/m);
-    assert.doesNotMatch(result.stderr, /INTERNAL|    at /);
+    assert.doesNotMatch(result.stderr, /INTERNAL| {4}at /);
   });
 });
