@@ -140,6 +140,6 @@ describe("progress", () => {
 
   test("elapsed times and the summary line read naturally", () => {
     assert.deepEqual([formatElapsed(400), formatElapsed(59_400), formatElapsed(61_000), formatElapsed(3_725_000)], ["0s", "59s", "1m01s", "1h02m"]);
-    assert.equal(summaryText({ succeeded: ["a", "b"], failed: ["c"], skipped: [], elapsedMs: 75_000 }), "Reconcile: 2 succeeded, 1 failed, 0 skipped in 1m15s");
+    assert.equal(summaryText({ succeeded: ["a", "b"], failed: ["c"], skipped: [], cancelled: [], leftRunning: [], failureCodes: {}, elapsedMs: 75_000 }), "Reconcile: 2 succeeded, 1 failed, 0 skipped in 1m15s");
   });
 });

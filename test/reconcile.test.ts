@@ -177,9 +177,9 @@ describe("reconcile (core, with fakes of the ports)", () => {
       const p = plan({ manifestFile: "layers.yaml", graph, observed, now: new Date(0), prune: false });
       const steps = createStepRunner({ manifest, graph, backend, builder: new FakeBuilder() });
       let done = 0;
-      const crashing: StepRunner = async (action: Action, log) => {
+      const crashing: StepRunner = async (action: Action, log, signal) => {
         if (done >= crashAfter) throw new Error("killed");
-        const note = await steps(action, log);
+        const note = await steps(action, log, signal);
         done++;
         return note;
       };

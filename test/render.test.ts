@@ -227,7 +227,7 @@ describe("reconcile summary", () => {
   test("shows the plan it carried out and each action's result", async () => {
     const { plan: p, graph } = await mixed();
     const events: ExecutionEvent[] = p.actions.map((action) => ({ type: "succeeded", action, elapsedMs: 2000, note: action.kind === "publish" ? "version 4" : undefined }) as ExecutionEvent);
-    const md = renderReconcileSummary(p, { summary: { succeeded: p.actions.map((a) => a.id), failed: [], skipped: [], elapsedMs: 75_000 }, events }, { spots: publicationSpots(graph) });
+    const md = renderReconcileSummary(p, { summary: { succeeded: p.actions.map((a) => a.id), failed: [], skipped: [], cancelled: [], leftRunning: [], failureCodes: {}, elapsedMs: 75_000 }, events }, { spots: publicationSpots(graph) });
     assert.match(md, /^### r-lambda-layers reconcile\n\n:white_check_mark: \*\*Reconciled\*\*: 4 succeeded, 0 failed, 0 skipped in 1m15s\./);
     assert.match(md, /\| R 4\.4\.1 x86_64 \| \+ new \| ~ replaced \|/);
     assert.match(md, /\| :white_check_mark: \| `\+` \| publish \| r-solo-4_4_1 → ap-south-1 \| 2s; version 4 \|/);
@@ -243,7 +243,7 @@ describe("reconcile summary", () => {
       { type: "failed", action: build, elapsedMs: 5000, phase: "BUILD", message: "phase BUILD failed: `bash build-layer.sh` exited with status 1", logTail: tail, link: "https://console.aws.amazon.com/codesuite/codebuild/projects/p/build/x" },
       ...publishes.map((action): ExecutionEvent => ({ type: "skipped", action, because: `${build.id} failed` })),
     ];
-    const md = renderReconcileSummary(p, { summary: { succeeded: [], failed: [build.id], skipped: publishes.map((a) => a.id), elapsedMs: 5000 }, events });
+    const md = renderReconcileSummary(p, { summary: { succeeded: [], failed: [build.id], skipped: publishes.map((a) => a.id), cancelled: [], leftRunning: [], failureCodes: {}, elapsedMs: 5000 }, events });
     assert.match(md, /:x: \*\*The reconcile failed\*\*: 0 succeeded, 1 failed, 2 skipped in 5s\./);
     assert.match(md, /#### :x: build r-solo-4_4_1 \(R 4\.4\.1, x86_64\) failed in phase BUILD\n\nAfter 5s\. \[Full log\]\(https:\/\/console\.aws\.amazon\.com\/codesuite\/codebuild\/projects\/p\/build\/x\)\./);
     assert.ok(md.includes(`The last 4 lines of its log:\n\n\`\`\`\`text\n${tail.join("\n")}\n\`\`\`\``), md);

@@ -23,6 +23,9 @@ export type ErrorCode =
   | "GITHUB_API"
   /** `npm run invoke`: the function failed (an error, a timeout, its process exited). */
   | "FUNCTION_FAILED"
+  | "STALE_COMMIT"
+  | "INTERRUPTED"
+  | "TERMINATED"
   | "INTERNAL";
 
 export class PipelineError extends Error {
@@ -85,5 +88,13 @@ export class InternalError extends PipelineError {
   constructor(message: string, options?: { cause?: unknown }) {
     super("INTERNAL", message, options);
     this.name = "InternalError";
+  }
+}
+
+/** The run was cancelled by a signal: SIGINT (INTERRUPTED, exit 130) or SIGTERM (TERMINATED, exit 143). */
+export class CancelledError extends PipelineError {
+  constructor(signal: "SIGINT" | "SIGTERM", message: string) {
+    super(signal === "SIGINT" ? "INTERRUPTED" : "TERMINATED", message);
+    this.name = "CancelledError";
   }
 }

@@ -46,6 +46,11 @@ export function artifactMetadataKey(kind: ArtifactKind, key: string): string {
   return `artifacts/${kind === "r" ? "r" : "layers"}/${key}.metadata.json`;
 }
 
+/** Which CodeBuild build is building an artifact (written when it starts), so a later run re-attaches to it. */
+export function buildMarkerKey(kind: ArtifactKind, key: string): string {
+  return `builds/${kind === "r" ? "r" : "layers"}/${key}.json`;
+}
+
 /** The index of what is published (function owners read it; plans take recorded grants from it). */
 export const OUTPUTS_INDEX_KEY = "outputs/index.json";
 

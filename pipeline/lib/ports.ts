@@ -179,5 +179,9 @@ export type BuildOutcome =
 
 /** Runs builds: CodeBuild in AWS, the local build runner on this machine. */
 export interface Builder {
-  run(request: BuildRequest, onLog: (line: string) => void): Promise<BuildOutcome>;
+  /**
+   * `signal` aborts when the reconcile is cancelled: a local build stops; a CodeBuild build is
+   * left running (its id is recorded, and the next reconcile re-attaches to it).
+   */
+  run(request: BuildRequest, onLog: (line: string) => void, signal?: AbortSignal): Promise<BuildOutcome>;
 }

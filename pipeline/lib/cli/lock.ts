@@ -26,6 +26,8 @@ export interface AcquireOptions {
   readonly now: () => Date;
   readonly sleep?: (ms: number) => Promise<void>;
   readonly onWait?: (holder: LockInfo) => void;
+  /** Stops waiting when the run is cancelled. */
+  readonly signal?: AbortSignal;
 }
 
 /** Takes the lock or throws LOCKED naming the holder, after waiting up to `waitMs`. */
@@ -45,7 +47,7 @@ export async function acquireLock(lock: StateLock, options: AcquireOptions): Pro
     const attempt = await lock.acquire(info);
     if (attempt.acquired) return info;
     const waited = now.getTime() - start;
-    if (waited >= options.waitMs) throw lockedError(attempt.holder, now);
+    if (waited >= options.waitMs || options.signal?.aborted) throw lockedError(attempt.holder, now);
     if (!announced) options.onWait?.(attempt.holder);
     announced = true;
     await sleep(Math.min(2000, options.waitMs - waited));

@@ -3,7 +3,10 @@
  * plan (builds, publishes, grants, prunes), writes the outputs index, releases the lock.
  */
 import { simpleGit } from "simple-git";
-import { PipelineError, UsageError } from "../errors.ts";
+import { CancelledError, PipelineError, UsageError } from "../errors.ts";
+import type { ErrorCode } from "../errors.ts";
+import type { ExecutionSummary } from "../execute/events.ts";
+import type { Cancellation } from "./signals.ts";
 import { TOOL_ROOT } from "../keys/sources.ts";
 import { execute } from "../execute/executor.ts";
 import { collectOutputs } from "../execute/outputs.ts";
@@ -38,6 +41,8 @@ Options:
   --lock-timeout SECONDS   wait this long for another reconcile to finish (default: 0)
   --force-unlock ID        remove a lock left by a killed run (the id is in the error message), then exit
   --api-concurrency N      API calls in flight at once (default: 8)
+  --allow-older-commit     apply this checkout even though the state was last reconciled from a
+                           newer commit (re-running an old workflow run refuses without it)
   --color / --no-color     force colour in the plan on or off
   -h, --help               show this help
 `;
@@ -49,6 +54,7 @@ export interface ReconcileOptions extends CommonOptions {
   lockTimeoutSeconds: number;
   forceUnlock?: string;
   apiConcurrency: number;
+  allowOlderCommit: boolean;
   colour: boolean;
 }
 
@@ -60,6 +66,7 @@ export function parseReconcileArgs(argv: readonly string[], env: NodeJS.ProcessE
     "lock-timeout": { type: "string" },
     "force-unlock": { type: "string" },
     "api-concurrency": { type: "string" },
+    "allow-older-commit": { type: "boolean" },
     ...COLOUR_OPTIONS,
   });
   const str = (name: string) => values[name] as string | undefined;
@@ -77,6 +84,7 @@ export function parseReconcileArgs(argv: readonly string[], env: NodeJS.ProcessE
     lockTimeoutSeconds: wholeNumber("--lock-timeout", str("lock-timeout"), 0),
     ...(forceUnlock !== undefined ? { forceUnlock } : {}),
     apiConcurrency,
+    allowOlderCommit: values["allow-older-commit"] === true,
     colour: colourFrom(values, env, isTty),
   };
 }
@@ -102,6 +110,32 @@ export interface ReconcileIo {
   readonly now: () => Date;
   readonly env: NodeJS.ProcessEnv;
   readonly isTty: boolean;
+  /** Cancellation (cli/signals.ts); none in tests that do not cancel. */
+  readonly cancellation?: Cancellation;
+}
+
+/**
+ * Whether `commit` is older than `last` (an ancestor of it, not the same): re-running an old
+ * workflow run would then undo what later merges applied. Unknown history is not a yes: the
+ * caller is told to fetch it.
+ */
+async function isOlderCommit(commit: string, last: string): Promise<boolean> {
+  if (commit === last) return false;
+  const git = simpleGit(TOOL_ROOT);
+  try {
+    await git.raw(["cat-file", "-e", `${last}^{commit}`]);
+  } catch {
+    throw new PipelineError(
+      "STALE_COMMIT",
+      `the state was last reconciled from commit ${last.slice(0, 12)}, which this checkout's history does not contain; fetch the history (actions/checkout with fetch-depth: 0) so it can be checked, or pass --allow-older-commit if applying this checkout is intended`,
+    );
+  }
+  try {
+    await git.raw(["merge-base", "--is-ancestor", commit, last]);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 async function currentCommit(): Promise<string | undefined> {
@@ -160,6 +194,7 @@ async function forceUnlockOrReconcile(opened: Opened, options: ReconcileOptions,
     colour: options.colour,
     commit,
     io,
+    olderCommit: options.allowOlderCommit ? "allow" : isOlderCommit,
   });
 }
 
@@ -170,6 +205,8 @@ export interface RunReconcileOptions {
   readonly colour: boolean;
   readonly commit: string | undefined;
   readonly io: ReconcileIo;
+  /** The stale-apply guard: how to tell whether this commit is older than the last applied one, or "allow". */
+  readonly olderCommit?: "allow" | ((commit: string, last: string) => Promise<boolean>);
 }
 
 /** The reconcile itself, on an opened workspace: lock, plan, execute, outputs, unlock. */
@@ -179,6 +216,7 @@ export async function runReconcile(opened: Opened, options: RunReconcileOptions)
   // In GitHub Actions, text that could be read as a workflow command is written between ::stop-commands:: markers.
   const github = progressStyle(options.io.env, options.io.isTty) === "github";
   const io = { ...options.io, stdout: github ? logSafeWriter(options.io.stdout) : options.io.stdout };
+  const cancel = io.cancellation;
   const lock = await acquireLock(workspace.lock, {
     holder: lockHolder(io.env),
     ...(commit ? { commit } : {}),
@@ -186,8 +224,11 @@ export async function runReconcile(opened: Opened, options: RunReconcileOptions)
     waitMs: options.lockTimeoutSeconds * 1000,
     now: io.now,
     onWait: (holder) => io.stdout(`Waiting up to ${options.lockTimeoutSeconds}s for the lock held by ${holder.holder}…\n`),
+    ...(cancel ? { signal: cancel.signal } : {}),
   });
+  cancel?.setLeftBehind(`The lock ${lock.id} is kept: once no reconcile runs, remove it with --force-unlock ${lock.id}`);
   try {
+    await refuseOlderCommit();
     // A reconcile reads live policies: it repairs grants changed by hand, and records the result.
     const plan = await planFor(opened, { prune: options.prune, refreshGrants: true }, io.now());
     io.stdout(renderText(plan, { colour: options.colour }));
@@ -207,25 +248,42 @@ export async function runReconcile(opened: Opened, options: RunReconcileOptions)
           events.push(event);
           show(event);
         },
+        ...(cancel ? { signal: cancel.signal } : {}),
       });
       io.stdout(`\n${summaryText(summary)}\n`);
       await report({ summary, events });
-      if (summary.failed.length > 0) {
-        const notDone = new Set([...summary.failed, ...summary.skipped]);
+      const notDone = new Set([...summary.failed, ...summary.skipped, ...summary.cancelled]);
+      if (notDone.size > 0 || summary.leftRunning.length > 0) {
         const unsettled = plan.actions.flatMap((a) =>
           notDone.has(a.id) && (a.kind === "publish" || a.kind === "grant") ? [`${a.region}/${a.layerName}`] : [],
         );
         await writeOutputs(new Set(unsettled));
-        throw new PipelineError(
-          "RECONCILE_FAILED",
-          `${summary.failed.length} action${summary.failed.length === 1 ? "" : "s"} failed (${summary.failed.join(", ")}); ${summary.skipped.length} skipped because they depend on a failure; ${summary.succeeded.length} succeeded. Fix the failure and run again: only what is still missing will be done.`,
-        );
       }
+      const reason = cancel?.reason();
+      if (reason) {
+        const running = summary.leftRunning.length ? `; ${summary.leftRunning.length} build${summary.leftRunning.length === 1 ? "" : "s"} left running (the next reconcile re-attaches to ${summary.leftRunning.length === 1 ? "it" : "them"})` : "";
+        throw new CancelledError(reason, `cancelled by ${reason}: ${summary.succeeded.length} done, ${summary.cancelled.length} not started${running}; the lock is released and the outputs index written. Run again to finish.`);
+      }
+      if (summary.failed.length > 0) throw failureError(summary);
+    } else if (cancel?.reason()) {
+      throw new CancelledError(cancel.reason() ?? "SIGINT", "cancelled before anything was done; the lock is released");
     }
     await writeOutputs();
     return 0;
   } finally {
     await workspace.lock.release(lock.id);
+    cancel?.setLeftBehind(undefined);
+  }
+
+  /** Re-running an old workflow run must not undo what later merges applied. */
+  async function refuseOlderCommit(): Promise<void> {
+    if (!commit || !options.olderCommit || options.olderCommit === "allow") return;
+    const last = (await workspace.backend.artifacts.readOutputs())?.commit;
+    if (!last || !(await options.olderCommit(commit, last))) return;
+    throw new PipelineError(
+      "STALE_COMMIT",
+      `this checkout (commit ${commit.slice(0, 12)}) is older than the commit the state was last reconciled from (${last.slice(0, 12)}): applying it would undo later changes. Nothing was done. To roll back, revert in a new commit; to apply this one anyway, pass --allow-older-commit`,
+    );
   }
 
   async function writeOutputs(unsettled: ReadonlySet<string> = new Set()): Promise<void> {
@@ -233,4 +291,16 @@ export async function runReconcile(opened: Opened, options: RunReconcileOptions)
     await workspace.backend.artifacts.writeOutputs(index);
     io.stdout(`\nPublished layers (${index.layers.length}):\n${renderOutputsText(index)}`);
   }
+}
+
+/**
+ * A reconcile with failed actions. When every failure was the same typed error (say
+ * AWS_CREDENTIALS expiring mid-run), that code is the run's; otherwise RECONCILE_FAILED.
+ */
+function failureError(summary: ExecutionSummary): PipelineError {
+  const codes = [...new Set(summary.failed.map((id) => summary.failureCodes[id]))];
+  const only = codes.length === 1 ? codes[0] : undefined;
+  const named = only && only !== "BUILD_FAILED" ? ` (${only})` : "";
+  const message = `${summary.failed.length} action${summary.failed.length === 1 ? "" : "s"} failed${named} (${summary.failed.join(", ")}); ${summary.skipped.length} skipped because they depend on a failure; ${summary.succeeded.length} succeeded. Fix the failure and run again: only what is still missing will be done.`;
+  return new PipelineError(only && only !== "BUILD_FAILED" ? (only as ErrorCode) : "RECONCILE_FAILED", message);
 }

@@ -24,6 +24,10 @@ const EXIT_STATUS: Readonly<Record<ErrorCode, number>> = {
   AWS_UNREACHABLE: 1,
   GITHUB_API: 1,
   FUNCTION_FAILED: 1,
+  STALE_COMMIT: 1,
+  // As a shell reports a process ended by SIGINT / SIGTERM.
+  INTERRUPTED: 130,
+  TERMINATED: 143,
   INTERNAL: 1,
 };
 

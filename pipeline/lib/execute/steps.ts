@@ -30,7 +30,7 @@ export function createStepRunner(ctx: StepContext): StepRunner {
   const layerBuilds = new Map<string, LayerBuild>(ctx.graph.layerBuilds.map((b) => [b.key, b]));
   const { artifacts, layers } = ctx.backend;
 
-  const build = async (actionId: string, ref: ArtifactRef, inputs: BuildInputs, log: (line: string) => void) => {
+  const build = async (actionId: string, ref: ArtifactRef, inputs: BuildInputs, log: (line: string) => void, signal: AbortSignal) => {
     const outcome = await ctx.builder.run(
       {
         actionId,
@@ -40,7 +40,9 @@ export function createStepRunner(ctx: StepContext): StepRunner {
         timeoutMinutes: ctx.manifest.builder.timeoutMinutes,
       },
       log,
+      signal,
     );
+    if (signal.aborted) throw new StepFailure("cancelled");
     if (outcome.status === "failed") {
       throw new StepFailure(outcome.message, {
         ...(outcome.phase ? { phase: outcome.phase } : {}),
@@ -64,16 +66,16 @@ export function createStepRunner(ctx: StepContext): StepRunner {
     return found;
   };
 
-  return async (action: Action, log) => {
+  return async (action: Action, log, signal) => {
     switch (action.kind) {
       case "compile-r": {
         const rb = rBuilds.get(action.key);
         if (!rb) throw new InternalError(`no R build with key ${action.key}`);
-        return build(action.id, { kind: "r", key: rb.key }, rb.inputs, log);
+        return build(action.id, { kind: "r", key: rb.key }, rb.inputs, log, signal);
       }
       case "build-layer": {
         const lb = layerBuildOf(action.key);
-        return build(action.id, { kind: "layer", key: lb.key }, lb.inputs, log);
+        return build(action.id, { kind: "layer", key: lb.key }, lb.inputs, log, signal);
       }
       case "publish": {
         const latest = await layers.getLatest(action.region, action.layerName);

@@ -76,6 +76,14 @@ export function createProgressRenderer(
       case "skipped":
         write(`- skipped ${label(event)}: ${event.because}\n`);
         return;
+      case "cancelled":
+        flush(event.action.id, `${label(event)} (log)`);
+        write(
+          event.leftRunning
+            ? `■ ${label(event)}: cancelled; not waiting for the build (the next reconcile re-attaches to it if it is still running or succeeded)\n`
+            : `■ ${label(event)}: cancelled before it started\n`,
+        );
+        return;
     }
   };
 
@@ -89,5 +97,6 @@ export function createProgressRenderer(
 }
 
 export function summaryText(summary: ExecutionSummary): string {
-  return `Reconcile: ${summary.succeeded.length} succeeded, ${summary.failed.length} failed, ${summary.skipped.length} skipped in ${formatElapsed(summary.elapsedMs)}`;
+  const cancelled = summary.cancelled.length + summary.leftRunning.length;
+  return `Reconcile: ${summary.succeeded.length} succeeded, ${summary.failed.length} failed, ${summary.skipped.length} skipped${cancelled ? `, ${cancelled} cancelled` : ""} in ${formatElapsed(summary.elapsedMs)}`;
 }

@@ -45,6 +45,9 @@ export function actionResults(events: readonly ExecutionEvent[]): Map<string, Ac
       case "skipped":
         results.set(e.action.id, { status: "skipped", because: e.because });
         break;
+      case "cancelled":
+        results.set(e.action.id, { status: "skipped", because: e.leftRunning ? "cancelled; the build goes on and the next reconcile re-attaches to it" : "cancelled before it started" });
+        break;
       case "started":
       case "log":
         break;

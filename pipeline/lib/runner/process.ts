@@ -16,6 +16,8 @@ export interface ProcessSpec {
   readonly cwd?: string;
   /** The child's whole environment (nothing is inherited when given). */
   readonly env?: Readonly<Record<string, string>>;
+  /** Stops the process and everything it started (its process group) when aborted. */
+  readonly signal?: AbortSignal;
 }
 
 /** Runs a process to its end; calls onLine for each line of stdout and stderr; resolves its exit code. */
@@ -45,17 +47,32 @@ const SIGNALS: Readonly<Record<string, number>> = { SIGHUP: 1, SIGINT: 2, SIGKIL
 
 export const spawnProcess: ProcessRunner = (spec, onLine) =>
   new Promise((resolve, reject) => {
+    if (spec.signal?.aborted) {
+      resolve(128 + 15);
+      return;
+    }
     const child = spawn(spec.command, [...spec.args], {
       cwd: spec.cwd,
       env: spec.env ? { ...spec.env } : process.env,
       stdio: ["ignore", "pipe", "pipe"],
+      // Its own process group, so a cancel stops the build's whole tree, not just its shell.
+      detached: spec.signal !== undefined,
     });
+    const stop = () => {
+      try {
+        if (child.pid !== undefined) process.kill(-child.pid, "SIGTERM");
+      } catch {
+        // Already gone.
+      }
+    };
+    spec.signal?.addEventListener("abort", stop, { once: true });
     const out = lineSplitter(onLine);
     const err = lineSplitter(onLine);
     child.stdout.on("data", (c: Buffer) => out.push(c));
     child.stderr.on("data", (c: Buffer) => err.push(c));
     child.on("error", reject);
     child.on("close", (code, signal) => {
+      spec.signal?.removeEventListener("abort", stop);
       out.end();
       err.end();
       resolve(code ?? 128 + (signal ? (SIGNALS[signal] ?? 1) : 1));
@@ -85,4 +102,9 @@ export async function runChecked(spec: ProcessSpec, code: ErrorCode, run: Proces
     throw new PipelineError(code, `\`${[spec.command, ...spec.args].join(" ")}\` exited with status ${result.code}${tail ? `: ${tail}` : ""}`);
   }
   return result.lines;
+}
+
+/** The same runner, with every process it starts stopped when `signal` aborts. */
+export function withSignal(run: ProcessRunner, signal: AbortSignal | undefined): ProcessRunner {
+  return signal ? (spec, onLine) => run({ ...spec, signal }, onLine) : run;
 }

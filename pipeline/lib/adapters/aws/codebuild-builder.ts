@@ -5,7 +5,7 @@
  * uploaded as a zip keyed by their digest (once per process). All builds of this process are polled by one
  * shared BatchGetBuilds loop; each build's log is tailed and passed on line by line.
  */
-import { createHash } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { BatchGetBuildsCommand, CodeBuildClient, StartBuildCommand } from "@aws-sdk/client-codebuild";
@@ -41,6 +41,9 @@ export interface BuildStore {
   putSource(key: string, body: Uint8Array, metadata?: Readonly<Record<string, string>>): Promise<string>;
   /** The metadata a build wrote beside its zip, if any. */
   readMetadata(kind: ArtifactKind, key: string): Promise<Readonly<Record<string, unknown>> | undefined>;
+  /** The build last started for an artifact (recorded so a later run can re-attach to it). */
+  readBuildMarker(kind: ArtifactKind, key: string): Promise<string | undefined>;
+  writeBuildMarker(kind: ArtifactKind, key: string, buildId: string): Promise<void>;
 }
 
 export interface CodeBuildBuilderOptions {
@@ -59,13 +62,15 @@ export interface CodeBuildBuilderOptions {
 }
 
 /**
- * The same build asked for again (a StartBuild retried by the SDK after a lost response, or a
- * re-run after a crash, within CodeBuild's five-minute window) gets the same token and so
- * attaches to the build already started. The other parameters count too: CodeBuild rejects a
- * token reused with different ones, e.g. after builder.computeType changed in the manifest.
+ * A StartBuild retried by the SDK after a lost response carries the same token and so attaches
+ * to the build already started. The token includes this run's own nonce: a later run (a retry
+ * after a failure) must start a new build, never get the failed one back within CodeBuild's
+ * five-minute token window; re-attaching across runs goes through the recorded build instead
+ * (see `attach`), and only to a build that is running or succeeded. The other parameters count
+ * too: CodeBuild rejects a token reused with different ones.
  */
-export function idempotencyToken(actionId: string, key: string, parameters: unknown = {}): string {
-  return createHash("sha256").update(`${actionId}\n${key}\n${JSON.stringify(parameters)}`).digest("hex");
+export function idempotencyToken(actionId: string, key: string, parameters: unknown = {}, runNonce = ""): string {
+  return createHash("sha256").update(`${actionId}\n${key}\n${JSON.stringify(parameters)}\n${runNonce}`).digest("hex");
 }
 
 function exported(build: Build): Record<string, string> {
@@ -97,6 +102,8 @@ export class CodeBuildBuilder implements Builder {
   private readonly clock: () => number;
   private bundle: Promise<{ bundle: SourceBundle; location: string }> | undefined;
   private readonly buildspecs = new Map<string, Promise<string>>();
+  /** This run's part of every idempotency token (see idempotencyToken). */
+  private readonly runNonce = randomUUID();
 
   constructor(private readonly options: CodeBuildBuilderOptions) {
     this.client = new CodeBuildClient(clientConfig("codebuild", options.region, options.clientOptions));
@@ -135,15 +142,32 @@ export class CodeBuildBuilder implements Builder {
     return new Map((out.builds ?? []).filter((b) => b.id).map((b) => [b.id!, b]));
   }
 
-  async run(request: BuildRequest, onLog: (line: string) => void): Promise<BuildOutcome> {
-    const { location } = await this.source();
-    const buildspec = await this.buildspec(request.inputs.kind);
-    const env = buildEnvironment(request.inputs, request.key, this.options.store.storeUrl);
-    const started = await this.start(request, location, buildspec, env);
-    const outcome = await this.follow(started, request.timeoutMinutes, onLog);
+  async run(request: BuildRequest, onLog: (line: string) => void, signal?: AbortSignal): Promise<BuildOutcome> {
+    const attached = await this.attach(request, onLog);
+    let started = attached;
+    if (!started) {
+      const { location } = await this.source();
+      const buildspec = await this.buildspec(request.inputs.kind);
+      const env = buildEnvironment(request.inputs, request.key, this.options.store.storeUrl);
+      started = await this.start(request, location, buildspec, env);
+      // Recorded before we wait on it: a run cancelled or killed from here on leaves the build
+      // running, and the next reconcile re-attaches to it instead of starting another.
+      await this.options.store.writeBuildMarker(request.inputs.kind, request.key, started.id!);
+    }
+    const outcome = await this.follow(started, request.timeoutMinutes, onLog, signal);
     if (outcome.status !== "succeeded") return outcome;
     const metadata = await this.options.store.readMetadata(request.inputs.kind, request.key);
     return metadata ? { ...outcome, metadata } : outcome;
+  }
+
+  /** A build of the same artifact that an earlier run started and that is still running or succeeded. */
+  private async attach(request: BuildRequest, onLog: (line: string) => void): Promise<Build | undefined> {
+    const id = await this.options.store.readBuildMarker(request.inputs.kind, request.key);
+    if (!id) return undefined;
+    const build = (await this.fetch([id])).get(id);
+    if (!build || (build.buildStatus !== "IN_PROGRESS" && build.buildStatus !== "SUCCEEDED")) return undefined;
+    onLog(`(re-attached to CodeBuild build ${id}, started by an earlier run: ${build.buildStatus === "SUCCEEDED" ? "it succeeded" : "still running"})`);
+    return build;
   }
 
   private async start(request: BuildRequest, location: string, buildspec: string, env: Readonly<Record<string, string>>): Promise<Build> {
@@ -164,7 +188,7 @@ export class CodeBuildBuilder implements Builder {
         timeoutInMinutesOverride: request.timeoutMinutes,
       };
       const out = await this.client.send(
-        new StartBuildCommand({ ...input, idempotencyToken: idempotencyToken(request.actionId, request.key, input) }),
+        new StartBuildCommand({ ...input, idempotencyToken: idempotencyToken(request.actionId, request.key, input, this.runNonce) }),
       );
       if (!out.build?.id) throw new PipelineError("BUILD_FAILED", `CodeBuild StartBuild for ${request.actionId} returned no build id`);
       return out.build;
@@ -180,7 +204,7 @@ export class CodeBuildBuilder implements Builder {
     }
   }
 
-  private async follow(started: Build, timeoutMinutes: number, onLog: (line: string) => void): Promise<BuildOutcome> {
+  private async follow(started: Build, timeoutMinutes: number, onLog: (line: string) => void, signal?: AbortSignal): Promise<BuildOutcome> {
     const id = started.id!;
     const tail: string[] = [];
     let cursor: LogCursor | undefined;
@@ -209,6 +233,11 @@ export class CodeBuildBuilder implements Builder {
     };
 
     await this.poller.watch(id, async (build) => {
+      if (signal?.aborted) {
+        // Cancelled: stop waiting; the build goes on and its recorded id lets the next run re-attach.
+        outcome = { status: "failed", message: `cancelled; CodeBuild build ${id} is left running`, logTail: [...tail] };
+        return true;
+      }
       if (!build) {
         outcome = { status: "failed", message: `CodeBuild does not know the build ${id} any more`, logTail: [...tail] };
         return true;

@@ -9,7 +9,7 @@ import { metadataObject } from "../../contract.ts";
 import { parseStored } from "../../stored/formats.ts";
 import { parseJsonText } from "../../util/json.ts";
 import type { BuildRecord } from "../../keys/inputs.ts";
-import { OUTPUTS_INDEX_KEY, artifactMetadataKey, artifactObjectKey, artifactRecordKey, bucketName } from "../../naming.ts";
+import { OUTPUTS_INDEX_KEY, artifactMetadataKey, buildMarkerKey, artifactObjectKey, artifactRecordKey, bucketName } from "../../naming.ts";
 import type { ArtifactKind } from "../../naming.ts";
 import type { ArtifactLocation, ArtifactRef, ArtifactStore, OutputsIndex } from "../../ports.ts";
 import type { S3Bucket, S3Clients } from "./s3-objects.ts";
@@ -94,6 +94,19 @@ export class S3ArtifactStore implements ArtifactStore {
     const objectKey = artifactMetadataKey(kind, key);
     const object = await this.bucket.get(objectKey);
     return object ? metadataObject(parseJsonText(object.body.toString("utf8"), this.bucket.url(objectKey)), this.bucket.url(objectKey)) : undefined;
+  }
+
+  /** The CodeBuild build last started for an artifact, if one was recorded. */
+  async readBuildMarker(kind: ArtifactKind, key: string): Promise<string | undefined> {
+    const objectKey = buildMarkerKey(kind, key);
+    const object = await this.bucket.get(objectKey);
+    if (!object) return undefined;
+    const data = parseJsonText(object.body.toString("utf8"), this.bucket.url(objectKey)) as { buildId?: unknown } | null;
+    return typeof data?.buildId === "string" ? data.buildId : undefined;
+  }
+
+  async writeBuildMarker(kind: ArtifactKind, key: string, buildId: string): Promise<void> {
+    await this.bucket.put(buildMarkerKey(kind, key), `${JSON.stringify({ buildId })}\n`, { contentType: "application/json" });
   }
 
   /**

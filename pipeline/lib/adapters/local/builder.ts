@@ -16,7 +16,7 @@ export class LocalBuilder implements Builder {
     private readonly extraEnv: Readonly<Record<string, string>> = {},
   ) {}
 
-  async run(request: BuildRequest, onLog: (line: string) => void): Promise<BuildOutcome> {
+  async run(request: BuildRequest, onLog: (line: string) => void, signal?: AbortSignal): Promise<BuildOutcome> {
     const result = await runLocalBuild({
       inputs: request.inputs,
       key: request.key,
@@ -24,6 +24,7 @@ export class LocalBuilder implements Builder {
       mode: this.mode.kind === "docker" ? { ...this.mode, image: this.mode.image ?? request.image } : this.mode,
       extraEnv: this.extraEnv,
       logger: (line) => onLog(line.text),
+      ...(signal ? { signal } : {}),
     });
     if (result.status === "SUCCEEDED") {
       return { status: "succeeded", exported: result.exportedVariables, ...(result.metadata ? { metadata: result.metadata } : {}) };

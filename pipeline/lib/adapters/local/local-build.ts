@@ -17,7 +17,7 @@ import { DockerExecutor, HostExecutor } from "../../runner/targets.ts";
 import type { CommandExecutor } from "../../runner/targets.ts";
 import { defaultHostEnv, runBuildspecFile } from "../../runner/runner.ts";
 import type { BuildLogger, BuildResult } from "../../runner/runner.ts";
-import { spawnProcess } from "../../runner/process.ts";
+import { spawnProcess, withSignal } from "../../runner/process.ts";
 import type { ProcessRunner } from "../../runner/process.ts";
 
 export type LocalBuildMode =
@@ -36,6 +36,8 @@ export interface LocalBuildRequest {
   readonly extraEnv?: Readonly<Record<string, string>>;
   readonly logger?: BuildLogger;
   readonly runProcess?: ProcessRunner;
+  /** Cancellation: stops the build's processes. */
+  readonly signal?: AbortSignal;
 }
 
 export interface LocalBuildResult extends BuildResult {
@@ -52,7 +54,7 @@ const DOCKER_ARTIFACTS = "/codebuild/artifacts";
 export async function runLocalBuild(request: LocalBuildRequest): Promise<LocalBuildResult> {
   const toolRoot = resolve(request.toolRoot ?? TOOL_ROOT);
   const storeRoot = resolve(request.storeRoot);
-  const run = request.runProcess ?? spawnProcess;
+  const run = withSignal(request.runProcess ?? spawnProcess, request.signal);
   let executor: CommandExecutor;
   let store: string;
   if (request.mode.kind === "host") {
