@@ -256,6 +256,7 @@ describe("messages name the bad value once, JSON-quoted", () => {
     const problems = problemsOf(yaml);
     assert.equal(problems.length, 1);
     const text = formatProblem(problems[0] as Problem);
+    // eslint-disable-next-line no-control-regex
     assert.doesNotMatch(text, /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/);
     assert.ok(text.includes(JSON.stringify(value).replace("\u202e", "\\u202e").replace("\u0085", "\\u0085")), text);
   });

@@ -11,3 +11,5 @@ export type Arch = (typeof ARCHES)[number];
 export const LAYER_NAME_MAX = 140;
 /** Lambda's limit for a layer version description. */
 export const DESCRIPTION_MAX = 256;
+/** Lambda attaches at most this many layers to one function: a layer and every layer below it must fit. */
+export const LAYERS_PER_FUNCTION = 5;
