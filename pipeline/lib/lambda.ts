@@ -14,3 +14,6 @@ export const DESCRIPTION_MAX = 256;
 
 /** The runtimes our layers declare they work with (custom runtimes on Amazon Linux 2023). */
 export const LAYER_RUNTIMES: readonly string[] = ["provided.al2023"];
+
+/** Lambda attaches at most this many layers to one function: a layer and every layer below it must fit. */
+export const LAYERS_PER_FUNCTION = 5;

@@ -75,6 +75,24 @@ export function bucketName(template: string, region: string): string {
   return template.replaceAll("{region}", region);
 }
 
+/** S3's general purpose bucket naming rules (docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html). */
+const BUCKET_RESERVED_PREFIXES = ["xn--", "sthree-", "amzn-s3-demo-"];
+const BUCKET_RESERVED_SUFFIXES = ["-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"];
+
+/** Why S3 would refuse a bucket name (the first rule it breaks, worded to follow the name), or undefined. */
+export function s3BucketNameProblem(name: string): string | undefined {
+  if (name.length < 3 || name.length > 63) return `is ${name.length} characters long; S3 bucket names are at least 3 and at most 63 characters`;
+  if (!/^[a-z0-9.-]+$/.test(name)) return "has characters S3 does not allow: lowercase letters, digits, dots and hyphens only";
+  if (!/^[a-z0-9]/.test(name) || !/[a-z0-9]$/.test(name)) return "must begin and end with a lowercase letter or digit";
+  if (name.includes("..")) return "has two adjacent periods, which S3 does not allow";
+  if (/^[0-9]{1,3}(\.[0-9]{1,3}){3}$/.test(name)) return "is formatted as an IP address, which S3 does not allow";
+  const prefix = BUCKET_RESERVED_PREFIXES.find((p) => name.startsWith(p));
+  if (prefix) return `must not start with "${prefix}" (reserved by S3)`;
+  const suffix = BUCKET_RESERVED_SUFFIXES.find((x) => name.endsWith(x));
+  if (suffix) return `must not end with "${suffix}" (reserved by S3)`;
+  return undefined;
+}
+
 const DESCRIPTION_PREFIX = "r-lambda-layers";
 const KEY_RE = /\bkey=([0-9a-f]{64})\b/;
 const OWNER_RE = /\bowner=(\S+)/;
@@ -121,6 +139,21 @@ export function versionDescription(fields: DescriptionFields): string {
   if (head.length > DESCRIPTION_MAX) throw new InternalError(`description longer than ${DESCRIPTION_MAX}: ${head}`);
   const text = publishedText(fields, fields.text);
   return text ? `${head}${TEXT_SEPARATOR}${text}` : head;
+}
+
+/**
+ * The longest machine-read part any version of a layer can carry (a full key, owner and commit),
+ * for the check at validation time; the layer's own text is cut to what fits beside it.
+ */
+export function longestVersionDescription(rVersions: readonly string[], arches: readonly Arch[], owner: string): string {
+  let longest = "";
+  for (const rVersion of rVersions) {
+    for (const arch of arches) {
+      const text = machineFields({ key: "0".repeat(64), rVersion, arch, owner, commit: "0".repeat(40) });
+      if (text.length > longest.length) longest = text;
+    }
+  }
+  return longest;
 }
 
 /** The build key recorded in a description, or undefined for a version published by other means. */

@@ -13,6 +13,8 @@ export interface CommonOptions {
   backend: BackendName;
   state: string;
   help: boolean;
+  /** Accept `file://` repositories in the manifest (local backend only: a CodeBuild build cannot read the folder). */
+  allowFileRepository?: boolean;
 }
 
 type OptionSpec = NonNullable<ParseArgsConfig["options"]>;
@@ -22,6 +24,7 @@ const COMMON: OptionSpec = {
   backend: { type: "string" },
   state: { type: "string" },
   help: { type: "boolean", short: "h" },
+  "allow-file-repository": { type: "boolean" },
 };
 
 export const COLOUR_OPTIONS: OptionSpec = { color: { type: "boolean" }, "no-color": { type: "boolean" } };
@@ -58,12 +61,18 @@ export function parseCommand(
   }
   const str = (name: string) => (typeof values[name] === "string" ? (values[name] as string) : undefined);
   const manifest = str("manifest") ?? "layers.yaml";
+  const backend = oneOf("--backend", str("backend") ?? "local", ["local", "aws"] as const);
+  const allowFileRepository = values["allow-file-repository"] === true;
+  if (allowFileRepository && backend !== "local") {
+    throw new UsageError("--allow-file-repository applies to the local backend only: a CodeBuild build cannot read a folder on this machine");
+  }
   return {
     common: {
       manifest,
-      backend: oneOf("--backend", str("backend") ?? "local", ["local", "aws"] as const),
+      backend,
       state: str("state") ?? defaultStateDir(manifest),
       help: values.help === true,
+      ...(allowFileRepository ? { allowFileRepository } : {}),
     },
     values: values as Record<string, string | boolean | undefined>,
   };

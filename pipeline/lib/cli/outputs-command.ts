@@ -15,6 +15,7 @@ Options:
   --manifest FILE            manifest (default: layers.yaml)
   --backend local|aws        where the index is read (default: local)
   --state DIR                local backend folder (default: .layers beside the manifest)
+  --allow-file-repository    local backend only: accept a manifest with file:// repositories
   --format text|json|markdown
   --layer NAME               only this layer
   --region REGION            only this region

@@ -17,6 +17,9 @@ Options:
   --manifest FILE        manifest to plan (default: layers.yaml)
   --backend local|aws    where published state is read (default: local)
   --state DIR            local backend folder (default: .layers beside the manifest)
+  --allow-file-repository
+                         local backend only: accept file:// repositories (their packages
+                         are built on this machine; see the README's trust model)
   --format text|json|markdown
                          output form (default: text)
   --prune                also plan deleting versions beyond retention and layers

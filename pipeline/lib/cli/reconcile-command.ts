@@ -34,6 +34,8 @@ Options:
   --manifest FILE          manifest (default: layers.yaml)
   --backend local|aws      where state is read and changed (default: local)
   --state DIR              local backend folder (default: .layers beside the manifest)
+  --allow-file-repository  local backend only: accept file:// repositories (their packages are
+                           built on this machine; use --build-mode docker for untrusted manifests)
   --prune                  also delete versions beyond retention and layers no longer in the manifest
   --build-mode host|docker local backend only: build on this machine (default) or in the Lambda image
   --build-env NAME=VALUE   local backend only, repeatable: where R's source comes from

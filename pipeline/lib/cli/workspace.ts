@@ -23,10 +23,10 @@ export interface Opened {
 
 /** Reads and validates the manifest, hashes the build inputs, and sets up the backend. */
 export async function openWorkspace(
-  options: Pick<CommonOptions, "manifest" | "backend" | "state">,
+  options: Pick<CommonOptions, "manifest" | "backend" | "state" | "allowFileRepository">,
   workspaceOptions: Omit<WorkspaceOptions, "stateDir"> = {},
 ): Promise<Opened> {
-  const manifest = await loadManifest(options.manifest);
+  const manifest = await loadManifest(options.manifest, { allowFileRepositories: options.allowFileRepository === true });
   const workspace = createWorkspace(options.backend, manifest, { stateDir: options.state, ...workspaceOptions });
   const graph = computeBuildGraph(manifest, await readSourceDigests());
   return { manifestFile: options.manifest, manifest, graph, workspace };

@@ -1,19 +1,31 @@
 /**
  * Checks the schema cannot express: names that must be unique or must refer to something
- * declared, limits that depend on several fields, and findings that only deserve a warning.
- * Each rule reads the raw data defensively, so they all run even when the schema found
- * problems elsewhere, and everything is reported in one go.
+ * declared, limits that depend on several fields, and everything a build, S3 or Lambda would
+ * refuse later (stacking, empty layers, bucket names, repository schemes, layers per function),
+ * plus findings that only deserve a warning. Each rule reads the raw data defensively, so they
+ * all run even when the schema found problems elsewhere, and everything is reported in one go;
+ * a value the schema already refused is not reported again (`rejected`). Values appear in
+ * messages once, JSON-quoted (quote.ts). Every rule is linear in the size of the manifest.
  */
 import type { Problem } from "../errors.ts";
-import { LAYER_NAME_MAX } from "../lambda.ts";
-import { bucketName, longestPublishedName } from "../naming.ts";
-import { DEFAULT_ARCHITECTURES, effectiveStacksOn } from "./resolve.ts";
+import { DESCRIPTION_MAX, LAYER_NAME_MAX, LAYERS_PER_FUNCTION } from "../lambda.ts";
+import { bucketName, longestPublishedName, longestVersionDescription, pipelineOwner, s3BucketNameProblem } from "../naming.ts";
+import { quote } from "./quote.ts";
+import { DEFAULT_ARCHITECTURES, RUNTIME_PACKAGES, effectiveStacksOn } from "./resolve.ts";
+import { formatPath } from "./source.ts";
 import type { ManifestPath, ManifestSource } from "./source.ts";
 import type { Arch, LayerType } from "./types.ts";
 
 export interface RuleFindings {
   readonly errors: Problem[];
   readonly warnings: Problem[];
+}
+
+export interface RuleOptions {
+  /** `file://` repositories are allowed (local builds only, `--allow-file-repository`). */
+  readonly allowFileRepositories?: boolean;
+  /** Whether the schema already refused the value at this path (formatted as in problems). */
+  readonly rejected?: (path: string) => boolean;
 }
 
 type Rec = Record<string, unknown>;
@@ -47,8 +59,14 @@ const BASE_PACKAGES = new Set([
 /** A dated snapshot in the URL path (Posit Package Manager, R-universe snapshots, MRAN-style mirrors). */
 const PINNED_REPOSITORY = /\/(\d{4}-\d{2}-\d{2})(\/|$)|^file:\/\//;
 
-/** Longest code the region pattern admits (e.g. `us-isob-northeast-1` and a little margin). */
-const LONGEST_REGION_CODE = 20;
+/** Plain http is for a repository on this machine (the tests serve one on 127.0.0.1). */
+const LOOPBACK_HTTP = /^http:\/\/(localhost|127\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3})(:[0-9]+)?(\/|$)/;
+
+/** `"a", "b", "c" and 4 more`: a long list named in a message without growing with the manifest. */
+function some(items: readonly string[], max = 3): string {
+  const shown = items.slice(0, max).join(", ");
+  return items.length > max ? `${shown} and ${items.length - max} more` : shown;
+}
 
 interface LayerView {
   index: number;
@@ -59,17 +77,23 @@ interface LayerView {
   stacksOn: string[];
 }
 
-export function checkRules(source: ManifestSource): RuleFindings {
+export function checkRules(source: ManifestSource, options: RuleOptions = {}): RuleFindings {
   const errors: Problem[] = [];
   const warnings: Problem[] = [];
-  const error = (path: ManifestPath, message: string) => errors.push(source.problem(path, message));
-  const warn = (path: ManifestPath, message: string) => warnings.push(source.problem(path, message));
+  const rejected = options.rejected ?? (() => false);
+  const error = (path: ManifestPath, message: string) => {
+    if (!rejected(formatPath(path))) errors.push(source.problem(path, message));
+  };
+  const warn = (path: ManifestPath, message: string) => {
+    if (!rejected(formatPath(path))) warnings.push(source.problem(path, message));
+  };
 
   const root = rec(source.data);
   if (!root) return { errors, warnings };
   const defaults = rec(root.defaults) ?? {};
   const declared = new Set(strings(rec(root.r)?.versions));
   const rawLayers = Array.isArray(root.layers) ? root.layers : [];
+  const bucketTemplate = typeof rec(root.artifacts)?.bucket === "string" ? (rec(root.artifacts)?.bucket as string) : "";
 
   const layers: LayerView[] = [];
   rawLayers.forEach((raw, index) => {
@@ -88,6 +112,16 @@ export function checkRules(source: ManifestSource): RuleFindings {
     layer.stacksOn = effectiveStacksOn(layer.type, layer.raw.stacksOn === undefined ? undefined : strings(layer.raw.stacksOn), runtimeNames);
   }
   const byName = new Map<string, LayerView>();
+  // What a layer's zip holds for certain: its own packages, and the runtime's for a runtime layer.
+  const provided = new Map<LayerView, Set<string>>();
+  const provides = (layer: LayerView): Set<string> => {
+    let set = provided.get(layer);
+    if (!set) {
+      set = new Set([...strings(layer.raw.packages), ...(layer.type === "runtime" ? RUNTIME_PACKAGES : [])]);
+      provided.set(layer, set);
+    }
+    return set;
+  };
 
   // Names: unique, and short enough for Lambda once the R version and arch are appended.
   for (const layer of layers) {
@@ -95,7 +129,7 @@ export function checkRules(source: ManifestSource): RuleFindings {
     const first = byName.get(layer.name);
     if (first) {
       const at = source.locate(["layers", first.index, "name"]);
-      error(["layers", layer.index, "name"], `layer name "${layer.name}" is already used (line ${at.line})`);
+      error(["layers", layer.index, "name"], `layer name ${quote(layer.name)} is already used (line ${at.line})`);
       continue;
     }
     byName.set(layer.name, layer);
@@ -113,7 +147,7 @@ export function checkRules(source: ManifestSource): RuleFindings {
   const checkDeclared = (path: ManifestPath, versions: unknown) => {
     strings(versions).forEach((v, i) => {
       if (!declared.has(v)) {
-        error([...path, i], `R ${v} is not declared under r.versions (declared: ${[...declared].join(", ") || "none"})`);
+        error([...path, i], `R version ${quote(v)} is not declared under r.versions (declared: ${[...declared].join(", ") || "none"})`);
       }
     });
   };
@@ -129,48 +163,110 @@ export function checkRules(source: ManifestSource): RuleFindings {
       if (longest.length > LAYER_NAME_MAX) {
         error(
           at("name"),
-          `published name "${longest}" would be ${longest.length} characters; Lambda allows ${LAYER_NAME_MAX}`,
+          `published name ${quote(longest)} would be ${longest.length} characters; Lambda allows ${LAYER_NAME_MAX}`,
         );
       }
     }
+    // What each published version's description holds (naming.versionDescription) must fit Lambda's limit.
+    const description = longestVersionDescription(rVersionsOf(layer), archesOf(layer), pipelineOwner(bucketTemplate));
+    if (description.length > DESCRIPTION_MAX) {
+      error(at("r"), `a version's description would be ${description.length} characters; Lambda allows ${DESCRIPTION_MAX}`);
+    }
 
     strings(layer.raw.packages).forEach((pkg, i) => {
-      if (BASE_PACKAGES.has(pkg)) error(at("packages", i), `"${pkg}" is part of R itself and cannot be installed`);
+      if (BASE_PACKAGES.has(pkg)) error(at("packages", i), `${quote(pkg)} is part of R itself and cannot be installed`);
     });
 
     for (const key of ["regions", "repository"] as const) {
       if (effective(layer, key) === undefined) {
-        error(at(), `layer "${layer.name ?? layer.index}" has no ${key}: set "${key}" on the layer or under defaults`);
+        error(at(), `layer ${layer.name === undefined ? layer.index : quote(layer.name)} has no ${key}: set "${key}" on the layer or under defaults`);
       }
     }
 
     // Stacking: the named layers must exist, must not loop, and must cover every R version and
-    // architecture this layer is built for (their libraries are what it builds against).
+    // architecture this layer is built for (their libraries are what it builds against). The
+    // default stacking (a package layer on the one runtime layer) is held to the same rule.
     const stacksOn = layer.raw.stacksOn;
     if (stacksOn === undefined && layer.type === "packages" && runtimeNames.length > 1) {
       error(
         at(),
-        `layer "${layer.name ?? layer.index}" must say which runtime layer it stacks on ("stacksOn"): there are ${runtimeNames.length} (${runtimeNames.join(", ")})`,
+        `layer ${layer.name === undefined ? layer.index : quote(layer.name)} must say which runtime layer it stacks on ("stacksOn"): there are ${runtimeNames.length} (${some(runtimeNames.map(quote))})`,
       );
+    }
+    const missingIn = (target: LayerView) => {
+      const targetR = new Set(rVersionsOf(target));
+      const targetArch = new Set(archesOf(target));
+      return { r: rVersionsOf(layer).filter((v) => !targetR.has(v)), arch: archesOf(layer).filter((a) => !targetArch.has(a)) };
+    };
+    if (stacksOn === undefined) {
+      for (const other of layer.stacksOn) {
+        const target = byName.get(other);
+        if (!target) continue;
+        const missing = missingIn(target);
+        const what = (items: string[]) => `stacks on ${quote(other)} (by default), which is not built for ${items.join(", ")}`;
+        // Point at the layer's own list entry when it has one, else at the layer's name.
+        const inherited: string[] = [];
+        for (const [key, items, label] of [
+          ["r", missing.r, (v: string) => `R ${v}`],
+          ["architectures", missing.arch, (a: string) => a],
+        ] as const) {
+          const own = layer.raw[key] === undefined ? undefined : strings(layer.raw[key]);
+          for (const item of items) {
+            const i = own?.indexOf(item) ?? -1;
+            if (own && i >= 0) error(at(key, i), what([label(item)]));
+            else inherited.push(label(item));
+          }
+        }
+        if (inherited.length) error(layer.name === undefined ? at() : at("name"), what(inherited));
+      }
     }
     strings(stacksOn).forEach((other, i) => {
       const target = byName.get(other);
       if (other === layer.name) {
         error(at("stacksOn", i), `a layer cannot stack on itself`);
       } else if (!target) {
-        error(at("stacksOn", i), `no layer named "${other}" in this manifest`);
+        error(at("stacksOn", i), `no layer named ${quote(other)} in this manifest`);
       } else {
-        const missingR = rVersionsOf(layer).filter((v) => !rVersionsOf(target).includes(v));
-        const missingArch = archesOf(layer).filter((a) => !archesOf(target).includes(a));
-        if (missingR.length || missingArch.length) {
+        const missing = missingIn(target);
+        if (missing.r.length || missing.arch.length) {
           error(
             at("stacksOn", i),
-            `"${other}" is not built for ${[...missingR.map((v) => `R ${v}`), ...missingArch].join(", ")}, which "${layer.name}" needs`,
+            `${quote(other)} is not built for ${[...missing.r.map((v) => `R ${v}`), ...missing.arch].join(", ")}, which ${quote(layer.name ?? "")} needs`,
           );
         }
       }
     });
+
+    // A packages layer must add something over the layers below it, or its build has nothing to zip.
+    if (layer.type === "packages" && strings(layer.raw.systemLibraries).length === 0) {
+      const packages = strings(layer.raw.packages);
+      if (packages.length === 0) {
+        error(
+          layer.raw.packages !== undefined ? at("packages") : layer.name !== undefined ? at("name") : at(),
+          `nothing to build: a packages layer needs packages (or systemLibraries)`,
+        );
+      } else {
+        // Stops at the first package no layer below provides (the usual case: at once).
+        const below = layer.stacksOn.flatMap((other) => {
+          const target = byName.get(other);
+          return target && target !== layer ? [target] : [];
+        });
+        const from: string[] = [];
+        for (const pkg of packages) {
+          const source = below.find((b) => provides(b).has(pkg));
+          if (!source) break;
+          from.push(`${quote(pkg)} from ${quote(source.name ?? "")}`);
+        }
+        if (from.length === packages.length) {
+          error(
+            at("packages"),
+            `adds nothing over its stack: every package comes from a layer below (${some(from)}); the build would have nothing to put in the layer`,
+          );
+        }
+      }
+    }
   }
+  checkLayersPerFunction(layers, byName, error);
   checkStackCycles(layers, byName, error);
 
   // Repositories should be dated snapshots, or the same key can install different packages.
@@ -179,35 +275,61 @@ export function checkRules(source: ManifestSource): RuleFindings {
     ...layers.map((l): [ManifestPath, unknown] => [["layers", l.index, "repository"], l.raw.repository]),
   ];
   for (const [path, repo] of repoPaths) {
-    if (typeof repo === "string" && !PINNED_REPOSITORY.test(repo)) {
+    if (typeof repo !== "string") continue;
+    // The form is the schema's (exactly what the build script accepts); the scheme is policy.
+    if (repo.startsWith("http://") && !LOOPBACK_HTTP.test(repo)) {
+      error(path, `plain http is allowed only for a loopback address (127.0.0.1, localhost): packages are code, fetch them over https`);
+    } else if (repo.startsWith("file://") && options.allowFileRepositories !== true) {
+      error(
+        path,
+        `file:// repositories are read on the machine that builds, so only local builds can use them: plan or reconcile with --backend local --allow-file-repository`,
+      );
+    }
+    if (!PINNED_REPOSITORY.test(repo)) {
       warn(
         path,
-        `repository ${repo} is not pinned to a dated snapshot (e.g. https://packagemanager.posit.co/cran/2024-11-01): the same build key may install different package versions`,
+        `repository ${quote(repo)} is not pinned to a dated snapshot (e.g. https://packagemanager.posit.co/cran/2024-11-01): the same build key may install different package versions`,
       );
     }
   }
 
   // One bucket name cannot serve several regions: Lambda reads layer content from its own region.
+  // Every region's expanded name must be one S3 accepts.
   const artifacts = rec(root.artifacts);
   if (artifacts && typeof artifacts.bucket === "string") {
     const template = artifacts.bucket;
     const regions = new Set<string>();
-    for (const layer of layers) strings(effective(layer, "regions")).forEach((r) => regions.add(r));
+    for (const layer of layers) {
+      const own = layer.raw.regions !== undefined;
+      strings(effective(layer, "regions")).forEach((r, i) => {
+        if (!rejected(formatPath(own ? ["layers", layer.index, "regions", i] : ["defaults", "regions", i]))) regions.add(r);
+      });
+    }
     const builderRegion = rec(root.builder)?.region;
-    if (typeof builderRegion === "string") regions.add(builderRegion);
+    if (typeof builderRegion === "string" && !rejected("builder.region")) regions.add(builderRegion);
     if (regions.size > 1 && !template.includes("{region}")) {
       error(
         ["artifacts", "bucket"],
-        `bucket "${template}" has no {region}, but layers target ${regions.size} regions and Lambda needs a bucket in each layer's region`,
+        `the bucket has no {region}, but layers target ${regions.size} regions and Lambda needs a bucket in each layer's region`,
       );
     }
     const stripped = template.replaceAll("{region}", "");
     if (/[{}]/.test(stripped)) {
       error(["artifacts", "bucket"], `only {region} may be used in the bucket template`);
     } else {
-      const longest = bucketName(template, "x".repeat(LONGEST_REGION_CODE));
-      if (template.includes("{region}") ? longest.length > 63 : template.length > 63) {
-        error(["artifacts", "bucket"], `bucket names are at most 63 characters; "${template}" can exceed that`);
+      // One problem per rule broken, naming the first region whose bucket breaks it.
+      const broken = new Map<string, { name: string; region: string; count: number }>();
+      for (const region of template.includes("{region}") ? [...regions].sort() : [undefined]) {
+        const name = region === undefined ? template : bucketName(template, region);
+        const rule = s3BucketNameProblem(name);
+        if (rule === undefined) continue;
+        const seen = broken.get(rule);
+        if (seen) seen.count += 1;
+        else broken.set(rule, { name, region: region ?? "", count: 1 });
+      }
+      for (const [rule, { name, region, count }] of broken) {
+        const where = region ? ` (the bucket for ${region}${count > 1 ? ` and ${count - 1} more region${count > 2 ? "s" : ""}` : ""})` : "";
+        error(["artifacts", "bucket"], `${quote(name)}${where} ${rule}`);
       }
     }
   }
@@ -215,33 +337,85 @@ export function checkRules(source: ManifestSource): RuleFindings {
   // A declared R version no layer targets would never be built: say so rather than ignore it.
   const targeted = new Set(layers.flatMap(rVersionsOf));
   strings(rec(root.r)?.versions).forEach((v, i) => {
-    if (!targeted.has(v)) warn(["r", "versions", i], `R ${v} is declared but no layer targets it, so it is not built`);
+    if (!targeted.has(v)) warn(["r", "versions", i], `R version ${quote(v)} is declared but no layer targets it, so it is not built`);
   });
 
   return { errors, warnings };
 }
 
+/**
+ * A function using a layer attaches it and every layer below it; Lambda attaches at most
+ * LAYERS_PER_FUNCTION. Each layer's stack is followed only until it passes that limit.
+ */
+function checkLayersPerFunction(
+  layers: LayerView[],
+  byName: Map<string, LayerView>,
+  error: (path: ManifestPath, message: string) => void,
+): void {
+  const below = new Map<LayerView, LayerView[]>();
+  for (const layer of layers) {
+    below.set(layer, layer.stacksOn.flatMap((n) => (byName.get(n) && byName.get(n) !== layer ? [byName.get(n) as LayerView] : [])));
+  }
+  for (const layer of layers) {
+    if (layer.name === undefined || layer.stacksOn.length === 0) continue;
+    const needed = new Set<LayerView>([layer]);
+    const queue = [layer];
+    for (let q = 0; q < queue.length && needed.size <= LAYERS_PER_FUNCTION; q++) {
+      for (const target of below.get(queue[q] as LayerView) ?? []) {
+        if (needed.has(target)) continue;
+        needed.add(target);
+        queue.push(target);
+        if (needed.size > LAYERS_PER_FUNCTION) break;
+      }
+    }
+    if (needed.size > LAYERS_PER_FUNCTION) {
+      const path: ManifestPath = layer.raw.stacksOn !== undefined ? ["layers", layer.index, "stacksOn"] : ["layers", layer.index, "name"];
+      error(
+        path,
+        `a function using this layer needs at least ${needed.size} layers (${[...needed].map((l) => quote(l.name ?? "")).join(", ")}, …); Lambda allows ${LAYERS_PER_FUNCTION} per function`,
+      );
+    }
+  }
+}
+
+/** Loops in stacking, found with an explicit stack (a long chain must not overflow the call stack). */
 function checkStackCycles(
   layers: LayerView[],
   byName: Map<string, LayerView>,
   error: (path: ManifestPath, message: string) => void,
 ): void {
-  const state = new Map<string, "visiting" | "done">();
-  const visit = (layer: LayerView, trail: string[]): void => {
-    if (layer.name === undefined) return;
-    const mark = state.get(layer.name);
-    if (mark === "done") return;
-    if (mark === "visiting") {
-      const cycle = [...trail.slice(trail.indexOf(layer.name)), layer.name];
-      error(["layers", layer.index, "stacksOn"], `layers stack on each other in a loop: ${cycle.join(" → ")}`);
-      return;
-    }
-    state.set(layer.name, "visiting");
-    for (const other of layer.stacksOn) {
+  const state = new Map<LayerView, "visiting" | "done">();
+  for (const start of layers) {
+    if (start.name === undefined || state.has(start)) continue;
+    const trail: LayerView[] = [];
+    const position = new Map<LayerView, number>();
+    const work: { layer: LayerView; next: number }[] = [{ layer: start, next: 0 }];
+    state.set(start, "visiting");
+    position.set(start, 0);
+    trail.push(start);
+    while (work.length > 0) {
+      const top = work[work.length - 1] as { layer: LayerView; next: number };
+      const other = top.layer.stacksOn[top.next++];
+      if (other === undefined) {
+        state.set(top.layer, "done");
+        position.delete(top.layer);
+        trail.pop();
+        work.pop();
+        continue;
+      }
       const target = byName.get(other);
-      if (target && target !== layer) visit(target, [...trail, layer.name]);
+      if (!target || target === top.layer || target.name === undefined) continue;
+      const mark = state.get(target);
+      if (mark === "done") continue;
+      if (mark === "visiting") {
+        const cycle = [...trail.slice(position.get(target) ?? 0), target].map((l) => quote(l.name ?? ""));
+        error(["layers", target.index, "stacksOn"], `layers stack on each other in a loop: ${cycle.join(" → ")}`);
+        continue;
+      }
+      state.set(target, "visiting");
+      position.set(target, trail.length);
+      trail.push(target);
+      work.push({ layer: target, next: 0 });
     }
-    state.set(layer.name, "done");
-  };
-  for (const layer of layers) visit(layer, []);
+  }
 }

@@ -5,6 +5,8 @@
 import { schemaValidator } from "../util/json-schema.ts";
 import type { ErrorObject, ValidateFunction } from "../util/json-schema.ts";
 import type { Problem } from "../errors.ts";
+import { quote, show } from "./quote.ts";
+import { formatPath } from "./source.ts";
 import type { ManifestPath, ManifestSource } from "./source.ts";
 
 export const SCHEMA_PATH = new URL("../../../schema/layers.schema.json", import.meta.url);
@@ -20,10 +22,6 @@ function pathOf(instancePath: string): (string | number)[] {
     .split("/")
     .map((raw) => raw.replaceAll("~1", "/").replaceAll("~0", "~"))
     .map((seg) => (/^(0|[1-9][0-9]*)$/.test(seg) ? Number(seg) : seg));
-}
-
-function show(value: unknown): string {
-  return typeof value === "string" ? JSON.stringify(value) : JSON.stringify(value) ?? String(value);
 }
 
 function typeName(value: unknown): string {
@@ -52,14 +50,15 @@ function describe(e: ErrorObject): { path: ManifestPath; message: string; keyOf?
       const known = Object.keys((e.parentSchema as { properties?: object } | undefined)?.properties ?? {}).filter(
         (k) => k !== "$schema",
       );
+      // The path ends in the key, so the message does not repeat it.
       return {
         path: [...path, key],
         keyOf: true,
-        message: `unknown key "${key}"${known.length ? ` (expected one of: ${known.join(", ")})` : ""}`,
+        message: `unknown key${known.length ? ` (expected one of: ${known.join(", ")})` : ""}`,
       };
     }
     case "required":
-      return { path, message: `missing required key "${String(params.missingProperty)}"` };
+      return { path, message: `missing required key ${quote(String(params.missingProperty))}` };
     case "type":
       return {
         path,
@@ -77,8 +76,9 @@ function describe(e: ErrorObject): { path: ManifestPath; message: string; keyOf?
     case "const":
       return { path, message: `must be ${show(params.allowedValue)}` };
     case "uniqueItems": {
-      const later = Number(params.i);
-      const earlier = Number(params.j);
+      // ajv names the pair in either order, depending on how it compared them.
+      const later = Math.max(Number(params.i), Number(params.j));
+      const earlier = Math.min(Number(params.i), Number(params.j));
       const items = e.data as unknown[];
       return {
         path: [...path, later],
@@ -97,18 +97,26 @@ function describe(e: ErrorObject): { path: ManifestPath; message: string; keyOf?
   }
 }
 
-export function schemaProblems(source: ManifestSource): Problem[] {
+export interface SchemaFindings {
+  readonly problems: Problem[];
+  /** Paths (as formatted in problems) of values the schema refused, so the rules need not speak of them again. */
+  readonly rejected: ReadonlySet<string>;
+}
+
+export function schemaProblems(source: ManifestSource): SchemaFindings {
   const validate = validator();
-  if (validate(source.data)) return [];
+  const rejected = new Set<string>();
+  if (validate(source.data)) return { problems: [], rejected };
   const seen = new Set<string>();
   const problems: Problem[] = [];
   for (const error of validate.errors ?? []) {
     const { path, message, keyOf } = describe(error);
-    const problem = source.problem(path, message, { keyOf });
-    const id = `${problem.path}\u0000${problem.message}`;
+    // A missing key is a problem of the mapping, not of any value in it.
+    if (error.keyword !== "required") rejected.add(formatPath(path));
+    const id = `${formatPath(path)}\u0000${message}`;
     if (seen.has(id)) continue;
     seen.add(id);
-    problems.push(problem);
+    problems.push(source.problem(path, message, { keyOf }));
   }
-  return problems;
+  return { problems, rejected };
 }
