@@ -6,5 +6,6 @@ await runCli(async () =>
   planCommand(parsePlanArgs(process.argv.slice(2), process.env, process.stdout.isTTY === true), {
     stdout: (text) => process.stdout.write(text),
     now: () => new Date(),
+    stderr: (text) => process.stderr.write(text),
   }),
 );

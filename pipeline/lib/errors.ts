@@ -21,6 +21,9 @@ export type ErrorCode =
   | "AWS_SERVICE_ERROR"
   | "AWS_UNREACHABLE"
   | "GITHUB_API"
+  | "LOCKFILE_INVALID"
+  | "LOCKFILE_STALE"
+  | "REPOSITORY_UNAVAILABLE"
   | "INTERNAL";
 
 export class PipelineError extends Error {

@@ -7,6 +7,7 @@ import { renderText } from "../render/text.ts";
 import { hasChanges } from "../render/common.ts";
 import { openWorkspace, planFor } from "./workspace.ts";
 import type { Plan } from "../plan/types.ts";
+import { lockNote } from "../lock/file.ts";
 
 export const PLAN_USAGE = `Usage: tsx pipeline/plan.ts [options]
 
@@ -59,6 +60,8 @@ export function parsePlanArgs(argv: readonly string[], env: NodeJS.ProcessEnv, i
 export interface PlanIo {
   readonly stdout: (text: string) => void;
   readonly now: () => Date;
+  /** Where notes go that are not part of a JSON plan (default: dropped). */
+  readonly stderr?: (text: string) => void;
 }
 
 export async function planCommand(options: PlanOptions, io: PlanIo): Promise<number> {
@@ -73,15 +76,19 @@ export async function planCommand(options: PlanOptions, io: PlanIo): Promise<num
   } finally {
     opened.workspace.close();
   }
+  // The lock's state is a note beside the plan, not part of the plan document.
+  const note = opened.lock ? lockNote(opened.lock) : undefined;
+  if (note && options.format === "json") io.stderr?.(`warning: ${note}\n`);
+  const shown: Plan = note && options.format !== "json" ? { ...result, warnings: [...result.warnings, note] } : result;
   switch (options.format) {
     case "text":
-      io.stdout(renderText(result, { colour: options.colour }));
+      io.stdout(renderText(shown, { colour: options.colour }));
       break;
     case "json":
       io.stdout(renderJson(result));
       break;
     case "markdown":
-      io.stdout(renderMarkdown(result));
+      io.stdout(renderMarkdown(shown));
       break;
   }
   return options.detailedExitcode && hasChanges(result) ? 2 : 0;
