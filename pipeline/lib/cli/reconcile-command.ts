@@ -12,6 +12,7 @@ import { createProgressRenderer, progressStyle, summaryText } from "../render/pr
 import { createStepRunner } from "../execute/steps.ts";
 import { renderText } from "../render/text.ts";
 import { acquireLock, lockHolder } from "./lock.ts";
+import { requirePinned } from "./lock-guard.ts";
 import { openWorkspace, planFor } from "./workspace.ts";
 import type { Opened } from "./workspace.ts";
 import { COLOUR_OPTIONS, colourFrom, oneOf, parseCommand, wholeNumber } from "./args.ts";
@@ -33,6 +34,8 @@ Options:
   --lock-timeout SECONDS   wait this long for another reconcile to finish (default: 0)
   --force-unlock ID        remove a lock left by a killed run (the id is in the error message), then exit
   --api-concurrency N      API calls in flight at once (default: 8)
+  --unlocked               publish layers that layers.lock does not pin (their versions are
+                           whatever the repository serves when they build)
   --color / --no-color     force colour in the plan on or off
   -h, --help               show this help
 `;
@@ -45,6 +48,7 @@ export interface ReconcileOptions extends CommonOptions {
   forceUnlock?: string;
   apiConcurrency: number;
   colour: boolean;
+  unlocked: boolean;
 }
 
 export function parseReconcileArgs(argv: readonly string[], env: NodeJS.ProcessEnv, isTty: boolean): ReconcileOptions {
@@ -55,6 +59,7 @@ export function parseReconcileArgs(argv: readonly string[], env: NodeJS.ProcessE
     "lock-timeout": { type: "string" },
     "force-unlock": { type: "string" },
     "api-concurrency": { type: "string" },
+    unlocked: { type: "boolean" },
     ...COLOUR_OPTIONS,
   });
   const str = (name: string) => values[name] as string | undefined;
@@ -70,6 +75,7 @@ export function parseReconcileArgs(argv: readonly string[], env: NodeJS.ProcessE
     ...(forceUnlock ? { forceUnlock } : {}),
     apiConcurrency,
     colour: colourFrom(values, env, isTty),
+    unlocked: values.unlocked === true,
   };
 }
 
@@ -152,6 +158,7 @@ async function forceUnlockOrReconcile(opened: Opened, options: ReconcileOptions,
     colour: options.colour,
     commit,
     io,
+    requirePinned: !options.unlocked,
   });
 }
 
@@ -162,6 +169,8 @@ export interface RunReconcileOptions {
   readonly colour: boolean;
   readonly commit: string | undefined;
   readonly io: ReconcileIo;
+  /** Refuse to publish a layer that layers.lock does not pin (the CLI's default; `--unlocked` turns it off). */
+  readonly requirePinned?: boolean;
 }
 
 /** The reconcile itself, on an opened workspace: lock, plan, execute, outputs, unlock. */
@@ -180,6 +189,7 @@ export async function runReconcile(opened: Opened, options: RunReconcileOptions)
     // A reconcile reads live policies: it repairs grants changed by hand, and records the result.
     const plan = await planFor(opened, { prune: options.prune, refreshGrants: true }, io.now());
     io.stdout(renderText(plan, { colour: options.colour }));
+    if (options.requirePinned && opened.lock) requirePinned(plan, opened.lock);
     if (plan.actions.length > 0) {
       io.stdout("\n");
       const steps = createStepRunner({ manifest, graph: opened.graph, backend: workspace.backend, builder: workspace.builder, ...(commit ? { commit } : {}) });

@@ -13,6 +13,7 @@
  * a dependency cycle is a problem of the layer, reported with its index in `manifest.layers`.
  */
 import type { Layer, Manifest } from "../manifest/types.ts";
+import { BASE_PACKAGES } from "./base.ts";
 import { entryId, lockStatus, providedBelow, stackOrder } from "./current.ts";
 import type { LockEntry, LockFile, LockedPackage } from "./format.ts";
 import { LOCK_FILE_VERSION } from "./format.ts";
@@ -54,7 +55,7 @@ export function repositoriesToRead(manifest: Manifest, previous: LockFile | unde
 }
 
 function fromIndex(p: IndexedPackage): LockedPackage {
-  return { version: p.version, checksum: p.checksum ?? "", requires: p.requires };
+  return { version: p.version, checksum: p.checksum ?? "", requires: p.requires.filter((d) => !BASE_PACKAGES.has(d)) };
 }
 
 const upgrading = (mode: ResolveMode, name: string) => mode.kind === "upgrade" && (mode.packages === undefined || mode.packages.has(name));
