@@ -7,5 +7,6 @@ await runCli(async () =>
     stdout: (text) => process.stdout.write(text),
     now: () => new Date(),
     ...(process.stdout.isTTY ? { columns: process.stdout.columns } : {}),
+    stderr: (text) => process.stderr.write(text),
   }),
 );

@@ -75,3 +75,42 @@ export function aliasHeavyManifest(bytes: number): string {
   }
   return `${lines.join("\n")}\n`;
 }
+
+/**
+ * A generated PACKAGES index of `count` packages, shaped like CRAN: the last 200 are
+ * foundations that import nothing, the 1,800 before them import up to 3 foundations, and every
+ * other package imports up to 4 of those 2,000 (so a closure has tens of packages, as on CRAN);
+ * version constraints, R requirements, base imports and Suggests are sprinkled in. Every name in
+ * `required` is among them (first).
+ */
+export function generatedPackagesIndex(count: number, required: readonly string[]): string {
+  const names = [...new Set(required)];
+  for (let i = 0; names.length < count; i++) names.push(`gen${i}pkg`);
+  let seed = 42;
+  const random = () => {
+    seed = (seed * 1103515245 + 12345) % 2147483648;
+    return seed / 2147483648;
+  };
+  const pick = (from: number, to: number) => names[from + Math.floor(random() * (to - from))] as string;
+  const n = names.length;
+  const records: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const deps = new Set<string>();
+    if (i < n - 2000) for (let k = Math.floor(random() * 5); k > 0; k--) deps.add(pick(n - 2000, n));
+    else if (i < n - 200) for (let k = Math.floor(random() * 4); k > 0; k--) deps.add(pick(n - 200, n));
+    const imports = [...deps].map((d, k) => (k === 0 ? `${d} (>= 0.1)` : d));
+    records.push(
+      [
+        `Package: ${names[i]}`,
+        `Version: ${1 + (i % 7)}.${i % 13}.${i % 5}`,
+        `Depends: R (>= 3.5.0)${i % 3 === 0 ? ", methods" : ""}`,
+        ...(imports.length ? [`Imports: ${imports.join(", ")}${i % 4 === 0 ? ", stats, utils" : ""}`] : []),
+        ...(i % 10 === 0 ? [`Suggests: testthat, knitr`] : []),
+        "License: GPL-3",
+        `MD5sum: ${(i * 2654435761).toString(16).padStart(8, "0").slice(-8).repeat(4)}`,
+        "NeedsCompilation: no",
+      ].join("\n"),
+    );
+  }
+  return `${records.join("\n\n")}\n`;
+}

@@ -5,7 +5,7 @@
  * the scripts never spell a key themselves.
  */
 import { StateError } from "./errors.ts";
-import type { BuildInputs } from "./keys/inputs.ts";
+import type { BuildInputs, LockedInput } from "./keys/inputs.ts";
 import { artifactObjectKey } from "./naming.ts";
 import type { ArtifactKind } from "./naming.ts";
 
@@ -36,8 +36,14 @@ export function buildEnvironment(inputs: BuildInputs, key: string, artifactStore
         R_REPOSITORY: inputs.repository,
         R_BUILD_ARTIFACT_KEY: artifactObjectKey("r", inputs.rBuildKey),
         STACK_ARTIFACT_KEYS: inputs.stacks.map((s) => artifactObjectKey("layer", s.key)).join(" "),
+        ...(inputs.locked ? { R_LOCKED_PACKAGES: lockedPackagesVariable(inputs.locked) } : {}),
       };
   }
+}
+
+/** `name/version/md5/<hex> ...` in install order: what a locked layer installs, exactly. */
+export function lockedPackagesVariable(locked: readonly LockedInput[]): string {
+  return locked.map((p) => `${p.name}/${p.version}/${p.checksum.replace(":", "/")}`).join(" ");
 }
 
 /** The metadata a build wrote beside its zip (sizes, packages): a JSON object, or an error naming where it was read. */

@@ -26,6 +26,9 @@ export type ErrorCode =
   | "STALE_COMMIT"
   | "INTERRUPTED"
   | "TERMINATED"
+  | "LOCKFILE_INVALID"
+  | "LOCKFILE_STALE"
+  | "REPOSITORY_UNAVAILABLE"
   | "INTERNAL";
 
 export class PipelineError extends Error {

@@ -66,6 +66,13 @@ export interface OutputsEntry {
    * are not known (a grant step failed). Plans use them instead of reading every policy.
    */
   readonly grants?: readonly Grant[];
+  /** The R packages the version carries, with versions (from its build's metadata), sorted by name. */
+  readonly packages?: readonly CarriedPackage[];
+}
+
+export interface CarriedPackage {
+  readonly name: string;
+  readonly version: string;
 }
 
 export interface OutputsIndex {

@@ -4,6 +4,8 @@
 # Inputs, all from the environment (see buildspecs/README.md):
 #   BUILD_KEY, ARCH, R_VERSION, ARTIFACT_STORE, ARTIFACT_KEY
 #   LAYER_NAME, LAYER_TYPE (runtime|packages), R_PACKAGES, SYSTEM_LIBRARIES, R_REPOSITORY
+#   R_LOCKED_PACKAGES     optional: name/version/md5|sha256/hex ... from layers.lock, installed
+#                         exactly (each tarball's checksum verified) instead of resolving
 #   R_BUILD_ARTIFACT_KEY   the R build zip to build against
 #   STACK_ARTIFACT_KEYS    layer zips visible during the build (their packages are not repeated)
 #   BUILD_RESULT_FILE      optional absolute path: where to write the values the buildspec exports
@@ -40,6 +42,9 @@ declare -a packages=() system_libraries=() stack_keys=()
 require_list R_PACKAGES "$RE_R_PACKAGE" "R package name" packages
 require_list SYSTEM_LIBRARIES "$RE_SYSTEM_LIBRARY" "shared library name (libfoo or libfoo.so.1)" system_libraries
 require_list STACK_ARTIFACT_KEYS "$RE_OBJECT_KEY" "object key" stack_keys
+declare -a locked_packages=()
+require_list R_LOCKED_PACKAGES '^[A-Za-z][A-Za-z0-9.]*[A-Za-z0-9]/[0-9]+([.-][0-9]+)+/(md5/[0-9a-f]{32}|sha256/[0-9a-f]{64})$' \
+  "locked package (name/version/md5/hex)" locked_packages
 for key in "${stack_keys[@]}"; do
   [[ ! $key =~ (^|/)\.\.?(/|$) ]] || die "STACK_ARTIFACT_KEYS must not contain . or .. segments" 2
 done
@@ -130,7 +135,7 @@ lib_path() { # the shared-library search path for a layer root
 # ---- install packages ---------------------------------------------------------------------
 if ((${#packages[@]} > 0)); then
   LAYER_LIB=$layer/R/library BELOW_LIBS=$below/R/library R_PACKAGES="${packages[*]}" \
-    R_REPOSITORY=$R_REPOSITORY INSTALL_JOBS=$(cpu_count) LD_LIBRARY_PATH=$(lib_path "$layer") \
+    R_LOCKED_PACKAGES="${locked_packages[*]}" R_REPOSITORY=$R_REPOSITORY INSTALL_JOBS=$(cpu_count) LD_LIBRARY_PATH=$(lib_path "$layer") \
     "${r_env[@]}" "$rbin" --vanilla -s -f "$SCRIPT_DIR/install-packages.R" ||
     die "installing the packages of layer $LAYER_NAME failed (the R output above says why)"
 fi

@@ -1,6 +1,7 @@
 /** `outputs`: what is published where (ARNs), from the index the last reconcile wrote. */
 import { PipelineError } from "../errors.ts";
 import { renderOutputsMarkdown, renderOutputsText } from "../render/outputs.ts";
+import { renderOutputsPackages } from "../render/outputs-packages.ts";
 import type { OutputsIndex } from "../ports.ts";
 import { openWorkspace } from "./workspace.ts";
 import { oneOf, parseCommand } from "./args.ts";
@@ -19,6 +20,7 @@ Options:
   --format text|json|markdown
   --layer NAME               only this layer
   --region REGION            only this region
+  --packages                 (text) each layer version's R packages and versions
   -h, --help                 show this help
 `;
 
@@ -26,6 +28,7 @@ export interface OutputsOptions extends CommonOptions {
   format: "text" | "json" | "markdown";
   layer?: string;
   region?: string;
+  packages?: boolean;
 }
 
 export function parseOutputsArgs(argv: readonly string[]): OutputsOptions {
@@ -33,6 +36,7 @@ export function parseOutputsArgs(argv: readonly string[]): OutputsOptions {
     format: { type: "string" },
     layer: { type: "string" },
     region: { type: "string" },
+    packages: { type: "boolean" },
   });
   const str = (name: string) => values[name] as string | undefined;
   const layer = str("layer");
@@ -42,6 +46,7 @@ export function parseOutputsArgs(argv: readonly string[]): OutputsOptions {
     format: oneOf("--format", str("format") ?? "text", ["text", "json", "markdown"] as const),
     ...(layer ? { layer } : {}),
     ...(region ? { region } : {}),
+    ...(values.packages === true ? { packages: true } : {}),
   };
 }
 
@@ -71,7 +76,7 @@ export async function outputsCommand(options: OutputsOptions, stdout: (text: str
   };
   switch (options.format) {
     case "text":
-      stdout(renderOutputsText(filtered));
+      stdout(options.packages ? renderOutputsPackages(filtered) : renderOutputsText(filtered));
       break;
     case "json":
       stdout(`${JSON.stringify(filtered, null, 2)}\n`);

@@ -8,6 +8,7 @@ import { hasChanges } from "../render/common.ts";
 import { publicationSpots } from "../render/matrix.ts";
 import { openWorkspace, planFor } from "./workspace.ts";
 import type { Plan } from "../plan/types.ts";
+import { lockNote } from "../lock/file.ts";
 
 export const PLAN_USAGE = `Usage: tsx pipeline/plan.ts [options]
 
@@ -65,6 +66,8 @@ export interface PlanIo {
   readonly now: () => Date;
   /** The terminal's width, when stdout is one: the per-layer matrices are shown when they fit. */
   readonly columns?: number;
+  /** Where notes go that are not part of a JSON plan (default: dropped). */
+  readonly stderr?: (text: string) => void;
 }
 
 export async function planCommand(options: PlanOptions, io: PlanIo): Promise<number> {
@@ -79,17 +82,21 @@ export async function planCommand(options: PlanOptions, io: PlanIo): Promise<num
   } finally {
     opened.workspace.close();
   }
+  // The lock's state is a note beside the plan, not part of the plan document.
+  const note = opened.lock ? lockNote(opened.lock) : undefined;
+  if (note && options.format === "json") io.stderr?.(`warning: ${note}\n`);
+  const shown: Plan = note && options.format !== "json" ? { ...result, warnings: [...result.warnings, note] } : result;
   // Every publication the manifest declares, so the matrices show unchanged cells too.
   const spots = publicationSpots(opened.graph);
   switch (options.format) {
     case "text":
-      io.stdout(renderText(result, { colour: options.colour, spots, ...(io.columns ? { width: io.columns } : {}) }));
+      io.stdout(renderText(shown, { colour: options.colour, spots, ...(io.columns ? { width: io.columns } : {}) }));
       break;
     case "json":
       io.stdout(renderJson(result));
       break;
     case "markdown":
-      io.stdout(renderMarkdown(result, { spots }));
+      io.stdout(renderMarkdown(shown, { spots }));
       break;
   }
   return options.detailedExitcode && hasChanges(result) ? 2 : 0;

@@ -20,6 +20,7 @@ import { publicationSpots } from "../render/matrix.ts";
 import { renderReconcileSummary } from "../render/reconcile.ts";
 import { renderText } from "../render/text.ts";
 import { acquireLock, lockHolder } from "./lock.ts";
+import { requirePinned } from "./lock-guard.ts";
 import { openWorkspace, planFor } from "./workspace.ts";
 import type { Opened } from "./workspace.ts";
 import { COLOUR_OPTIONS, colourFrom, oneOf, parseCommand, wholeNumber } from "./args.ts";
@@ -45,6 +46,8 @@ Options:
   --api-concurrency N      API calls in flight at once (default: 8)
   --allow-older-commit     apply this checkout even though the state was last reconciled from a
                            newer commit (re-running an old workflow run refuses without it)
+  --unlocked               publish layers that layers.lock does not pin (their versions are
+                           whatever the repository serves when they build)
   --color / --no-color     force colour in the plan on or off
   -h, --help               show this help
 `;
@@ -58,6 +61,7 @@ export interface ReconcileOptions extends CommonOptions {
   apiConcurrency: number;
   allowOlderCommit: boolean;
   colour: boolean;
+  unlocked: boolean;
 }
 
 export function parseReconcileArgs(argv: readonly string[], env: NodeJS.ProcessEnv, isTty: boolean): ReconcileOptions {
@@ -69,6 +73,7 @@ export function parseReconcileArgs(argv: readonly string[], env: NodeJS.ProcessE
     "force-unlock": { type: "string" },
     "api-concurrency": { type: "string" },
     "allow-older-commit": { type: "boolean" },
+    unlocked: { type: "boolean" },
     ...COLOUR_OPTIONS,
   });
   const str = (name: string) => values[name] as string | undefined;
@@ -88,6 +93,7 @@ export function parseReconcileArgs(argv: readonly string[], env: NodeJS.ProcessE
     apiConcurrency,
     allowOlderCommit: values["allow-older-commit"] === true,
     colour: colourFrom(values, env, isTty),
+    unlocked: values.unlocked === true,
   };
 }
 
@@ -197,6 +203,7 @@ async function forceUnlockOrReconcile(opened: Opened, options: ReconcileOptions,
     commit,
     io,
     olderCommit: options.allowOlderCommit ? "allow" : isOlderCommit,
+    requirePinned: !options.unlocked,
   });
 }
 
@@ -209,6 +216,8 @@ export interface RunReconcileOptions {
   readonly io: ReconcileIo;
   /** The stale-apply guard: how to tell whether this commit is older than the last applied one, or "allow". */
   readonly olderCommit?: "allow" | ((commit: string, last: string) => Promise<boolean>);
+  /** Refuse to publish a layer that layers.lock does not pin (the CLI's default; `--unlocked` turns it off). */
+  readonly requirePinned?: boolean;
 }
 
 /** The reconcile itself, on an opened workspace: lock, plan, execute, outputs, unlock. */
@@ -234,6 +243,7 @@ export async function runReconcile(opened: Opened, options: RunReconcileOptions)
     // A reconcile reads live policies: it repairs grants changed by hand, and records the result.
     const plan = await planFor(opened, { prune: options.prune, refreshGrants: true }, io.now());
     io.stdout(renderText(plan, { colour: options.colour }));
+    if (options.requirePinned && opened.lock) requirePinned(plan, opened.lock);
     // The job summary: the plan it carried out and what each action did (GITHUB_STEP_SUMMARY).
     const events: ExecutionEvent[] = [];
     const show = createProgressRenderer(progressStyle(io.env, io.isTty), options.io.stdout);

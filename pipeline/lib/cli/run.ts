@@ -28,6 +28,9 @@ const EXIT_STATUS: Readonly<Record<ErrorCode, number>> = {
   // As a shell reports a process ended by SIGINT / SIGTERM.
   INTERRUPTED: 130,
   TERMINATED: 143,
+  LOCKFILE_INVALID: 1,
+  LOCKFILE_STALE: 1,
+  REPOSITORY_UNAVAILABLE: 1,
   INTERNAL: 1,
 };
 

@@ -13,12 +13,16 @@ import type { Plan } from "../plan/types.ts";
 import type { CommonOptions } from "./args.ts";
 import { createWorkspace } from "./backend.ts";
 import type { Workspace, WorkspaceOptions } from "./backend.ts";
+import { readLockView } from "../lock/file.ts";
+import type { LockView } from "../lock/file.ts";
 
 export interface Opened {
   readonly manifestFile: string;
   readonly manifest: Manifest;
   readonly graph: BuildGraph;
   readonly workspace: Workspace;
+  /** layers.lock beside the manifest: absent only where an Opened is made by hand (tests). */
+  readonly lock?: LockView;
 }
 
 /** Reads and validates the manifest, hashes the build inputs, and sets up the backend. */
@@ -27,9 +31,10 @@ export async function openWorkspace(
   workspaceOptions: Omit<WorkspaceOptions, "stateDir"> = {},
 ): Promise<Opened> {
   const manifest = await loadManifest(options.manifest, { allowFileRepositories: options.allowFileRepository === true });
+  const lock = await readLockView(options.manifest, manifest);
   const workspace = createWorkspace(options.backend, manifest, { stateDir: options.state, ...workspaceOptions });
-  const graph = computeBuildGraph(manifest, await readSourceDigests());
-  return { manifestFile: options.manifest, manifest, graph, workspace };
+  const graph = computeBuildGraph(manifest, await readSourceDigests(), lock.status);
+  return { manifestFile: options.manifest, manifest, graph, workspace, lock };
 }
 
 /** Reads the state the plan needs and plans. */

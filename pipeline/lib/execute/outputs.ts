@@ -5,7 +5,7 @@
  */
 import type { BuildGraph } from "../keys/graph.ts";
 import type { Backend } from "../ports.ts";
-import type { OutputsEntry, OutputsIndex, PublishedVersion } from "../ports.ts";
+import type { CarriedPackage, OutputsEntry, OutputsIndex, PublishedVersion } from "../ports.ts";
 import { mapLimit } from "../util/concurrency.ts";
 import { desiredGrants } from "../grants.ts";
 
@@ -33,20 +33,22 @@ export async function collectOutputs(
 
   // Sizes belong to a build key: take them from the last index, and read build records only for
   // keys it does not know (a reconcile with nothing to do reads none).
-  const sizes = new Map<string, { zipped?: number; unzipped?: number }>();
+  const sizes = new Map<string, { zipped?: number; unzipped?: number; packages?: readonly CarriedPackage[] }>();
   for (const e of previous?.layers ?? []) {
-    if (e.zippedBytes !== undefined && e.unzippedBytes !== undefined) sizes.set(e.key, { zipped: e.zippedBytes, unzipped: e.unzippedBytes });
+    if (e.zippedBytes !== undefined && e.unzippedBytes !== undefined) {
+      sizes.set(e.key, { zipped: e.zippedBytes, unzipped: e.unzippedBytes, ...(e.packages ? { packages: e.packages } : {}) });
+    }
   }
   const current = graph.layerBuilds.filter((b) => b.layer.regions.some((region) => heads.get(region)?.get(b.layerName)?.key === b.key));
   await mapLimit(
     current.filter((b) => !sizes.has(b.key)),
     16,
     async (b) => {
-      const exported = (await backend.artifacts.readRecord({ kind: "layer", key: b.key }))?.metadata?.exported as
-        | Record<string, string>
-        | undefined;
+      const metadata = (await backend.artifacts.readRecord({ kind: "layer", key: b.key }))?.metadata;
+      const exported = metadata?.exported as Record<string, string> | undefined;
       const num = (v: string | undefined) => (v !== undefined && /^\d+$/.test(v) ? Number(v) : undefined);
-      sizes.set(b.key, { zipped: num(exported?.ARTIFACT_SIZE), unzipped: num(exported?.UNZIPPED_SIZE) });
+      const packages = carriedPackages(metadata?.packages);
+      sizes.set(b.key, { zipped: num(exported?.ARTIFACT_SIZE), unzipped: num(exported?.UNZIPPED_SIZE), ...(packages ? { packages } : {}) });
     },
   );
 
@@ -68,6 +70,7 @@ export async function collectOutputs(
         ...(size?.zipped !== undefined ? { zippedBytes: size.zipped } : {}),
         ...(size?.unzipped !== undefined ? { unzippedBytes: size.unzipped } : {}),
         ...(unsettled.has(`${region}/${b.layerName}`) ? {} : { grants: desiredGrants(b.layer.share) }),
+        ...(size?.packages ? { packages: size.packages } : {}),
       });
     }
   }
@@ -75,4 +78,15 @@ export async function collectOutputs(
   // manifest is still listed by the next plan, so what this pipeline published there is found.
   const published = [...(previous?.regions ?? []), ...(previous?.layers ?? []).map((e) => e.region), ...layers.map((e) => e.region)];
   return { version: 1, generatedAt: now.toISOString(), ...(commit ? { commit } : {}), regions: [...new Set(published)].sort(), layers };
+}
+
+/** `metadata.packages` as a layer build writes it (`[{name, version, unzippedSize}]`), or undefined. */
+function carriedPackages(value: unknown): CarriedPackage[] | undefined {
+  if (!Array.isArray(value)) return undefined;
+  const out: CarriedPackage[] = [];
+  for (const p of value) {
+    const { name, version } = (p ?? {}) as { name?: unknown; version?: unknown };
+    if (typeof name === "string" && name && typeof version === "string" && version) out.push({ name, version });
+  }
+  return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }

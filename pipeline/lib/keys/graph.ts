@@ -8,6 +8,9 @@ import { LAYER_RUNTIMES } from "../lambda.ts";
 import { pipelineOwner, publishedLayerName, publishedText } from "../naming.ts";
 import { canonicalJson, sha256 } from "./canonical.ts";
 import type { BuildInputs, LayerBuildInputs, RBuildInputs } from "./inputs.ts";
+import { keyedInputs } from "./inputs.ts";
+import { lockedInputs } from "../lock/keys.ts";
+import type { LockStatus } from "../lock/current.ts";
 import type { SourceDigests } from "./sources.ts";
 import { InternalError } from "../errors.ts";
 
@@ -52,7 +55,7 @@ export interface BuildGraph {
 }
 
 export function buildKey(inputs: BuildInputs): string {
-  return sha256(canonicalJson(inputs));
+  return sha256(canonicalJson(keyedInputs(inputs)));
 }
 
 export const rBuildId = (rVersion: string, arch: Arch) => `${rVersion}/${arch}`;
@@ -78,7 +81,8 @@ function stackOrder(layers: readonly Layer[]): Layer[] {
 
 const textOf = (text: string | undefined) => (text ? { text } : {});
 
-export function computeBuildGraph(manifest: Manifest, digests: SourceDigests): BuildGraph {
+/** `lock`: the current entries of layers.lock, whose pinned packages enter the layers' keys. */
+export function computeBuildGraph(manifest: Manifest, digests: SourceDigests, lock?: LockStatus): BuildGraph {
   const rBuilds = new Map<string, RBuild>();
   const rBuildFor = (rVersion: string, arch: Arch): RBuild => {
     const id = rBuildId(rVersion, arch);
@@ -109,6 +113,7 @@ export function computeBuildGraph(manifest: Manifest, digests: SourceDigests): B
           if (!below) throw new InternalError(`${name} has no build for R ${rVersion} ${arch}`);
           return below;
         });
+        const locked = lockedInputs(lock, layer.name, rVersion);
         const inputs: LayerBuildInputs = {
           kind: "layer",
           layer: layer.name,
@@ -122,6 +127,7 @@ export function computeBuildGraph(manifest: Manifest, digests: SourceDigests): B
           stacks: stacks.map((s) => ({ layer: s.layer.name, key: s.key })),
           scripts: digests.layerBuild,
           ...(layer.type === "runtime" ? { runtimeFiles: digests.runtime } : {}),
+          ...(locked ? { locked } : {}),
         };
         const id = layerBuildId(layer.name, rVersion, arch);
         layerBuilds.set(id, {

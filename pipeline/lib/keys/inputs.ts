@@ -4,6 +4,9 @@
  * what changed ("packages changed: +gbm") rather than only that something did.
  */
 import type { Arch, LayerType } from "../manifest/types.ts";
+import type { LockedInput } from "../lock/keys.ts";
+
+export type { LockedInput } from "../lock/keys.ts";
 
 export interface RBuildInputs {
   readonly kind: "r";
@@ -31,6 +34,22 @@ export interface LayerBuildInputs {
   readonly scripts: string;
   /** Digest of `runtime/` (bootstrap and R event loop), for runtime-type layers only. */
   readonly runtimeFiles?: string;
+  /**
+   * What `layers.lock` pins for this layer and R version, in install order, when it has a
+   * current entry: then these (not `repository`) are part of the key, see `keyedInputs`.
+   */
+  readonly locked?: readonly LockedInput[];
+}
+
+/**
+ * What a key is computed from. With locked packages, their names, versions and checksums name
+ * the bytes; where they are downloaded from does not, so the repository URL is left out (a
+ * snapshot moved to a date with the same versions changes no key). Without, the inputs as they are.
+ */
+export function keyedInputs(inputs: BuildInputs): BuildInputs | Omit<LayerBuildInputs, "repository"> {
+  if (inputs.kind !== "layer" || inputs.locked === undefined) return inputs;
+  const { repository: _repository, ...rest } = inputs;
+  return rest;
 }
 
 export type BuildInputs = RBuildInputs | LayerBuildInputs;

@@ -16,6 +16,7 @@ import { attributeChanges } from "../publication.ts";
 import { artifactId, isOurs, isStale, neededBuilds, publications } from "./needs.ts";
 import type { Publication } from "./needs.ts";
 import { explainChange } from "./reasons.ts";
+import { lockedChanges } from "./package-changes.ts";
 import type {
   Action,
   BuildLayerAction,
@@ -123,6 +124,8 @@ function planBuilds(
       }),
     ];
     const previous = previousKey(build, view);
+    const before = previous ? observed.records.get(previous) : undefined;
+    const packageChanges = before?.kind === "layer" ? lockedChanges(before, build.inputs) : undefined;
     buildActions.set(build.id, {
       kind: "build-layer",
       id: `build-layer:${build.layer.name}:${build.rVersion}:${build.arch}`,
@@ -136,6 +139,7 @@ function planBuilds(
       rBuildKey: build.rBuild.key,
       stackKeys: build.stacks.map((s) => s.key),
       reason: previous ? `inputs changed${view.explained(previous, build)}` : "not yet built",
+      ...(packageChanges?.length ? { packageChanges } : {}),
     });
   }
   return { compileActions, buildActions };

@@ -7,6 +7,9 @@ import type { Grant, PublishedVersion, StateDescription } from "../ports.ts";
 
 export type { StateDescription } from "../ports.ts";
 import type { BuildInputs } from "../keys/inputs.ts";
+import type { PackageChange } from "./package-changes.ts";
+
+export type { PackageChange } from "./package-changes.ts";
 
 export const PLAN_FORMAT_VERSION = 1;
 
@@ -46,6 +49,8 @@ export interface BuildLayerAction extends ActionBase, LayerTarget {
   /** Key of the R build it links against, and of the layers visible while it builds. */
   readonly rBuildKey: string;
   readonly stackKeys: readonly string[];
+  /** Locked package versions that differ from the build it replaces (both locked), when any. */
+  readonly packageChanges?: readonly PackageChange[];
 }
 
 export interface PublishAction extends ActionBase, PublicationTarget {

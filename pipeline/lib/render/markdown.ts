@@ -11,6 +11,7 @@ import type { Plan } from "../plan/types.ts";
 import { MARKERS, VERBS, groups, stateLine, summaryLine, target } from "./common.ts";
 import { cellText, layerMatrices, legend, rowLabel } from "./matrix.ts";
 import type { LayerMatrix, PublicationSpot } from "./matrix.ts";
+import { packageChangeLines } from "./package-changes.ts";
 
 export const COMMENT_MARKER = "<!-- r-lambda-layers:plan -->";
 
@@ -96,6 +97,7 @@ export function renderMarkdown(plan: Plan, options: MarkdownOptions = {}): strin
     for (const w of plan.warnings) lines.push(`- :warning: ${cell(w)}`);
   }
 
+  lines.push(...packageChangeLines(plan));
   lines.push("");
   if (plan.actions.length === 0) {
     lines.push("No changes: what is published matches the manifest.");

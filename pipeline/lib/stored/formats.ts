@@ -38,6 +38,10 @@ const outputsEntry = {
     zippedBytes: { type: "integer", minimum: 0 },
     unzippedBytes: { type: "integer", minimum: 0 },
     grants: { type: "array", items: grant },
+    packages: {
+      type: "array",
+      items: { type: "object", required: ["name", "version"], properties: { name: text, version: text }, additionalProperties: false },
+    },
   },
 } as const;
 

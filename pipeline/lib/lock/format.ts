@@ -1,0 +1,155 @@
+/**
+ * `layers.lock`: for each layer and R version, every package the layer installs (transitive
+ * Depends/Imports/LinkingTo included, R's base packages and what stacked layers provide left
+ * out), each with its version, the checksum its repository publishes and the packages it
+ * requires; and what the entry was resolved from (repository, requested packages, stacked
+ * layers), so a plan can tell an entry that no longer matches the manifest.
+ *
+ * Written as YAML in one fixed order (layers, R versions and packages sorted; one line per
+ * package), so a change reads as a small diff. Read back through the yaml package and checked
+ * against the schema below; a file that does not match is LOCKFILE_INVALID naming it.
+ */
+import { parse } from "yaml";
+import { PipelineError } from "../errors.ts";
+import { schemaValidator } from "../util/json-schema.ts";
+
+export const LOCK_FILE_VERSION = 1;
+
+export interface LockedPackage {
+  readonly version: string;
+  /** `md5:<hex>` (CRAN's `MD5sum`) or `sha256:<hex>` where the repository publishes one. */
+  readonly checksum: string;
+  /** Its Depends/Imports/LinkingTo, sorted (R and base packages left out). */
+  readonly requires: readonly string[];
+}
+
+export interface LockEntry {
+  readonly repository: string;
+  /** The layer's packages in the manifest when it was resolved (sorted). */
+  readonly requested: readonly string[];
+  /** The layers it stacks on when it was resolved. */
+  readonly stacksOn: readonly string[];
+  /** Package name → what is locked; keys sorted. */
+  readonly packages: Readonly<Record<string, LockedPackage>>;
+}
+
+export interface LockFile {
+  readonly version: typeof LOCK_FILE_VERSION;
+  /** Layer name → R version → entry. */
+  readonly layers: Readonly<Record<string, Readonly<Record<string, LockEntry>>>>;
+}
+
+export const EMPTY_LOCK: LockFile = { version: LOCK_FILE_VERSION, layers: {} };
+
+const PACKAGE_NAME = "^[A-Za-z][A-Za-z0-9.]*[A-Za-z0-9]$";
+const names = { type: "array", items: { type: "string", pattern: PACKAGE_NAME } } as const;
+
+export const LOCK_SCHEMA = {
+  type: "object",
+  required: ["version", "layers"],
+  additionalProperties: false,
+  properties: {
+    version: { const: LOCK_FILE_VERSION },
+    layers: {
+      type: "object",
+      additionalProperties: {
+        type: "object",
+        propertyNames: { pattern: "^[0-9]+\\.[0-9]+\\.[0-9]+$" },
+        additionalProperties: {
+          type: "object",
+          required: ["repository", "requested", "stacksOn", "packages"],
+          additionalProperties: false,
+          properties: {
+            repository: { type: "string", pattern: "^(https?|file)://" },
+            requested: names,
+            stacksOn: { type: "array", items: { type: "string" } },
+            packages: {
+              type: "object",
+              propertyNames: { pattern: PACKAGE_NAME },
+              additionalProperties: {
+                type: "object",
+                required: ["version", "checksum", "requires"],
+                additionalProperties: false,
+                properties: {
+                  version: { type: "string", pattern: "^[0-9]+([.-][0-9]+)+$" },
+                  checksum: { type: "string", pattern: "^(md5:[0-9a-f]{32}|sha256:[0-9a-f]{64})$" },
+                  requires: names,
+                },
+              },
+            },
+          },
+        },
+      },
+    },
+  },
+} as const;
+
+export class LockFileError extends PipelineError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("LOCKFILE_INVALID", message, options);
+    this.name = "LockFileError";
+  }
+}
+
+/** Parses and checks the text of a lock file; `where` names it in errors. */
+export function parseLockFile(text: string, where: string): LockFile {
+  let data: unknown;
+  try {
+    data = parse(text, { uniqueKeys: true, strict: true });
+  } catch (error) {
+    throw new LockFileError(`${where} is not valid YAML (${(error as Error).message.split("\n")[0]}); regenerate it with npm run lock`, { cause: error });
+  }
+  const validate = schemaValidator("lockfile", LOCK_SCHEMA);
+  if (!validate(data)) {
+    const first = validate.errors?.[0];
+    const at = first ? `${first.instancePath || "(top)"} ${first.message ?? "is invalid"}` : "does not match";
+    throw new LockFileError(`${where} is not a valid lock file: ${at}; regenerate it with npm run lock`);
+  }
+  return data as LockFile;
+}
+
+const BARE = /^[A-Za-z][A-Za-z0-9._-]*$/;
+const RESERVED = /^(true|false|null|yes|no|on|off|y|n)$/i;
+const key = (k: string) => (BARE.test(k) && !RESERVED.test(k) ? k : JSON.stringify(k));
+const str = (s: string) => JSON.stringify(s);
+const list = (xs: readonly string[]) => `[${xs.map(str).join(", ")}]`;
+const byName = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+/** The file's text: the same lock always gives the same bytes. */
+export function formatLockFile(lock: LockFile, manifestName = "layers.yaml"): string {
+  const out = [
+    `# Generated by \`npm run lock\` from ${manifestName}: the exact R packages each layer installs.`,
+    "# Do not edit by hand; commit it with the manifest. `npm run lock -- --check` verifies it.",
+    `version: ${LOCK_FILE_VERSION}`,
+  ];
+  const layerNames = Object.keys(lock.layers).sort(byName);
+  if (layerNames.length === 0) out.push("layers: {}");
+  else out.push("layers:");
+  for (const layer of layerNames) {
+    out.push(`  ${key(layer)}:`);
+    const versions = lock.layers[layer] ?? {};
+    for (const rVersion of Object.keys(versions).sort(byName)) {
+      const e = versions[rVersion] as LockEntry;
+      out.push(`    ${str(rVersion)}:`);
+      out.push(`      repository: ${str(e.repository)}`);
+      out.push(`      requested: ${list(e.requested)}`);
+      out.push(`      stacksOn: ${list(e.stacksOn)}`);
+      const pkgs = Object.keys(e.packages).sort(byName);
+      if (pkgs.length === 0) {
+        out.push("      packages: {}");
+        continue;
+      }
+      out.push("      packages:");
+      for (const name of pkgs) {
+        const p = e.packages[name] as LockedPackage;
+        out.push(`        ${key(name)}: {version: ${str(p.version)}, checksum: ${str(p.checksum)}, requires: ${list(p.requires)}}`);
+      }
+    }
+  }
+  return `${out.join("\n")}\n`;
+}
+
+/** The lock file beside a manifest: `layers.yaml` → `layers.lock`. */
+export function lockFilePath(manifest: string): string {
+  return `${manifest.replace(/\.ya?ml$/i, "")}.lock`;
+}
