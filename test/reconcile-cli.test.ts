@@ -64,7 +64,7 @@ describe("tsx pipeline/reconcile.ts and outputs.ts (local backend)", () => {
 
     const blocked = await runEntry("reconcile.ts", ["--manifest", manifest]);
     assert.equal(blocked.status, 1);
-    assert.match(blocked.stderr, /^error\[LOCKED\]: another reconcile holds the lock \(bob@laptop \(pid 4242\) since 2026-11-25T10:00:00\.000Z\) and its lock expired at 2026-11-25T12:00:00\.000Z: if that run is gone, remove the lock with --force-unlock 5f0c\n$/);
+    assert.match(blocked.stderr, /^error\[LOCKED\]: another reconcile holds the lock \(bob@laptop \(pid 4242\) since 2026-11-25T10:00:00\.000Z\) and its lock expired at 2026-11-25T12:00:00\.000Z: if that run is gone, remove the lock with: npm run reconcile -- --force-unlock 5f0c\n$/);
 
     const wrong = await runEntry("reconcile.ts", ["--manifest", manifest, "--force-unlock", "nope"]);
     assert.equal(wrong.status, 1);

@@ -58,7 +58,7 @@ export function lockedError(holder: LockInfo, now: Date): PipelineError {
   if (holder.unreadable) {
     return new PipelineError(
       "LOCKED",
-      `the lock is held by ${holder.holder}: if no reconcile is running, remove it with --force-unlock ${holder.id}`,
+      `the lock is held by ${holder.holder}: if no reconcile is running, remove it with: npm run reconcile -- --force-unlock ${holder.id}`,
     );
   }
   const expired = new Date(holder.expiresAt).getTime() < now.getTime();
@@ -66,7 +66,7 @@ export function lockedError(holder: LockInfo, now: Date): PipelineError {
   return new PipelineError(
     "LOCKED",
     expired
-      ? `another reconcile holds the lock (${who}) and its lock expired at ${holder.expiresAt}: if that run is gone, remove the lock with --force-unlock ${holder.id}`
-      : `another reconcile is running (${who}); wait for it, or pass --lock-timeout SECONDS to wait (lock id ${holder.id})`,
+      ? `another reconcile holds the lock (${who}) and its lock expired at ${holder.expiresAt}: if that run is gone, remove the lock with: npm run reconcile -- --force-unlock ${holder.id}`
+      : `another reconcile is running (${who}); wait for it, or pass --lock-timeout SECONDS to wait. If that run is gone (killed, its machine lost), remove its lock with: npm run reconcile -- --force-unlock ${holder.id}`,
   );
 }

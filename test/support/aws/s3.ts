@@ -99,6 +99,10 @@ export class S3Emulator extends Emulator {
     return this.buckets.get(bucket)?.objects.get(key);
   }
 
+  deleteObject(bucket: string, key: string): boolean {
+    return this.buckets.get(bucket)?.objects.delete(key) ?? false;
+  }
+
   keys(bucket: string): string[] {
     return [...(this.buckets.get(bucket)?.objects.keys() ?? [])].sort();
   }

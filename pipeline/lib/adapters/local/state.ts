@@ -13,7 +13,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { link, mkdir, readFile, readdir, rename, rm, stat, unlink, writeFile } from "node:fs/promises";
-import { dirname, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { StateError } from "../../errors.ts";
 import { LOCAL_LOCK_FILE, OUTPUTS_INDEX_KEY, artifactObjectKey, artifactRecordKey, describedBy, localPublishedKey } from "../../naming.ts";
@@ -127,6 +127,33 @@ async function writeJsonAtomic(file: string, value: unknown): Promise<void> {
     await rm(tmp, { force: true }).catch(() => undefined);
     throw fsError("write", file, error);
   }
+  await removeLeftovers(file);
+}
+
+/** Temporary files of state writes that a killed run left; only the lock holder calls this. */
+async function sweepLeftovers(root: string): Promise<void> {
+  const entries = await readdir(root, { recursive: true, withFileTypes: true }).catch(() => []);
+  await Promise.all(
+    entries
+      .filter((e) => e.isFile() && /\.json\.\d+\.[0-9a-f-]{36}\.tmp$/.test(e.name))
+      .map((e) => rm(join(e.parentPath, e.name), { force: true }).catch(() => undefined)),
+  );
+}
+
+/**
+ * A run killed between writing a temporary file and renaming it leaves the temporary behind.
+ * Writes happen under the reconcile lock (or one at a time per file in this process), so any
+ * other temporary of this file is such a leftover: remove it once the file is written again.
+ */
+async function removeLeftovers(file: string): Promise<void> {
+  const prefix = `${basename(file)}.`;
+  let names: string[];
+  try {
+    names = await readdir(dirname(file));
+  } catch {
+    return;
+  }
+  await Promise.all(names.filter((n) => n.startsWith(prefix) && n.endsWith(".tmp")).map((n) => rm(join(dirname(file), n), { force: true }).catch(() => undefined)));
 }
 
 /**
@@ -361,6 +388,7 @@ export class LocalStateLock implements StateLock {
       for (let attempt = 0; attempt < 5; attempt++) {
         try {
           await link(tmp, this.file);
+          await Promise.all(["published", "outputs", "artifacts"].map((dir) => sweepLeftovers(join(dirname(this.file), dir))));
           return { acquired: true };
         } catch (error) {
           if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw fsError("take the lock", this.file, error);
