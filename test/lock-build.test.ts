@@ -34,7 +34,8 @@ describe("locked builds (real R, real buildspec)", { timeout: 600_000 }, () => {
   let manifest: string;
   let state: string;
 
-  const cli = (entry: string, ...args: string[]) => runPipeline(entry, ["--manifest", manifest, ...args]);
+  // The test repository is a folder (file://), which only local builds may use, and only when asked.
+  const cli = (entry: string, ...args: string[]) => runPipeline(entry, ["--manifest", manifest, "--allow-file-repository", ...args]);
 
   before(async () => {
     root = await mkdtemp(join(tmpdir(), "rll-lock-build-"));
@@ -77,7 +78,7 @@ layers:
   /** The installed R stands in for an R build: a zip whose R/lib/R is a link to it, with its record. */
   async function seedRBuild(): Promise<void> {
     const text = await readFile(manifest, "utf8");
-    const parsed = parseManifest(text, manifest);
+    const parsed = parseManifest(text, manifest, { allowFileRepositories: true });
     const [rBuild] = computeBuildGraph(parsed, await readSourceDigests(), lockStatus(parsed, undefined)).rBuilds;
     assert.ok(rBuild);
     const tree = join(root, "rbuild");

@@ -31,6 +31,8 @@ Options:
   --upgrade [PACKAGE...] move these packages (all, when none are named) to the repository's
                          current versions
   --check                write nothing; exit 1 when the lock does not match the manifest
+  --allow-file-repository
+                         accept file:// repositories (for local builds; see plan --help)
   -h, --help             show this help
 `;
 
@@ -39,6 +41,7 @@ export interface LockOptions {
   upgrade?: readonly string[];
   check: boolean;
   help: boolean;
+  allowFileRepository?: boolean;
 }
 
 export function parseLockArgs(argv: readonly string[]): LockOptions {
@@ -48,7 +51,13 @@ export function parseLockArgs(argv: readonly string[]): LockOptions {
       args: [...argv],
       strict: true,
       allowPositionals: true,
-      options: { manifest: { type: "string" }, upgrade: { type: "boolean" }, check: { type: "boolean" }, help: { type: "boolean", short: "h" } },
+      options: {
+        manifest: { type: "string" },
+        upgrade: { type: "boolean" },
+        check: { type: "boolean" },
+        "allow-file-repository": { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+      },
     });
   } catch (error) {
     throw new UsageError(`${(error as Error).message}\n\n${LOCK_USAGE}`);
@@ -63,6 +72,7 @@ export function parseLockArgs(argv: readonly string[]): LockOptions {
     ...(values.upgrade === true ? { upgrade: [...positionals] } : {}),
     check: values.check === true,
     help: values.help === true,
+    ...(values["allow-file-repository"] === true ? { allowFileRepository: true } : {}),
   };
 }
 
@@ -76,7 +86,7 @@ export async function lockCommand(options: LockOptions, io: LockIo): Promise<num
     io.stdout(LOCK_USAGE);
     return 0;
   }
-  const manifest = await loadManifest(options.manifest);
+  const manifest = await loadManifest(options.manifest, { allowFileRepositories: options.allowFileRepository === true });
   const file = lockFilePath(options.manifest);
   const previous = await readLockFile(file);
   const mode: ResolveMode = options.upgrade
