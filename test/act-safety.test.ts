@@ -199,3 +199,21 @@ describe("state faults end in one clear sentence", () => {
     assert.doesNotMatch(result.stderr, /INTERNAL| {4}at /);
   });
 });
+
+describe("artifacts are verified before they are published", () => {
+  test("a zip replaced since its build fails its publication, names the object, and is rebuilt next time", async () => {
+    const backend = memoryBackend();
+    assert.equal((await reconcile(BASE_YAML, backend)).status, 0);
+    const graph = computeBuildGraph(manifestFrom(BASE_YAML), DIGESTS);
+    const solo = graph.layerBuilds.find((b) => b.layerName === "r-solo-4_4_1");
+    assert.ok(solo && backend.artifacts.records.get(`layer:${solo.key}`)?.sha256, "the build's digest is recorded");
+    backend.artifacts.corrupted.add(solo.key);
+    const moved = edit(BASE_YAML, "    regions: [eu-west-1]\n", "    regions: [eu-west-1, us-east-1]\n");
+    const result = await reconcile(moved, backend);
+    assert.equal(result.status, 1);
+    assert.match(result.out, new RegExp(`✖ publish r-solo-4_4_1 → us-east-1 failed.*artifacts/layers/${solo.key}\\.zip does not match the SHA-256 recorded`));
+    assert.equal((await backend.layers.listLatest("us-east-1")).some((v) => v.layerName === "r-solo-4_4_1"), false, "nothing published from it");
+    const next = await planOf(moved, backend, false);
+    assert.ok(next.actions.some((a) => a.kind === "build-layer" && a.key === solo.key), "it no longer counts as built");
+  });
+});

@@ -42,6 +42,10 @@ export interface ArtifactStore {
   readRecord(ref: ArtifactRef): Promise<BuildRecord | undefined>;
   /** Marks a built zip complete by storing its record beside it (the build wrote the zip itself). */
   writeRecord(ref: ArtifactRef, record: BuildRecord): Promise<void>;
+  /** SHA-256 of the artifact's zip as stored now (checked against its record before it is published); undefined when absent. */
+  zipDigest(ref: ArtifactRef): Promise<string | undefined>;
+  /** Forgets a built artifact (removes its record), so the next plan builds it again. */
+  discard(ref: ArtifactRef): Promise<void>;
   /** Makes the artifact available in a region's bucket (Lambda reads layer content from its own region). */
   copyToRegion(ref: ArtifactRef, region: string): Promise<ArtifactLocation>;
   /** The index of what is published, for function owners (written after each reconcile). */

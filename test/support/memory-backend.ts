@@ -47,6 +47,18 @@ export class MemoryArtifactStore implements ArtifactStore {
     this.log.record("artifacts.writeRecord");
     this.records.set(`${ref.kind}:${ref.key}`, record);
   }
+  /** Zips this fake holds are their record's digest, unless a test corrupted them. */
+  readonly corrupted = new Set<string>();
+  async zipDigest(ref: ArtifactRef): Promise<string | undefined> {
+    this.log.record("artifacts.zipDigest");
+    const record = this.records.get(`${ref.kind}:${ref.key}`);
+    if (!record) return undefined;
+    return this.corrupted.has(ref.key) ? "f".repeat(64) : record.sha256;
+  }
+  async discard(ref: ArtifactRef): Promise<void> {
+    this.log.record("artifacts.discard");
+    this.records.delete(`${ref.kind}:${ref.key}`);
+  }
   async writeOutputs(index: OutputsIndex): Promise<void> {
     this.log.record("artifacts.writeOutputs");
     this.outputs = index;

@@ -6,7 +6,7 @@
 import type { BuildGraph, LayerBuild, RBuild } from "../keys/graph.ts";
 import type { BuildInputs } from "../keys/inputs.ts";
 import type { Manifest } from "../manifest/types.ts";
-import { versionDescription } from "../naming.ts";
+import { artifactObjectKey, versionDescription } from "../naming.ts";
 import { isCurrent } from "../publication.ts";
 import type { Action } from "../plan/types.ts";
 import type { Backend } from "../ports.ts";
@@ -51,13 +51,36 @@ export function createStepRunner(ctx: StepContext): StepRunner {
       });
     }
     // The record is what marks the artifact complete; it goes last.
+    const sha256 = outcome.exported.ARTIFACT_SHA256;
     await artifacts.writeRecord(ref, {
       version: 1,
       key: ref.key,
+      ...(sha256 && /^[0-9a-f]{64}$/.test(sha256) ? { sha256 } : {}),
       inputs,
       metadata: { ...outcome.metadata, exported: outcome.exported },
     });
     return sizeNote(outcome.exported);
+  };
+
+  // A zip is checked against the digest its build recorded before it is copied or published: a
+  // replaced or truncated zip fails the publication and is forgotten, so the next run rebuilds it.
+  const checks = new Map<string, Promise<void>>();
+  const verified = (ref: ArtifactRef): Promise<void> => {
+    let check = checks.get(ref.key);
+    if (!check) {
+      check = (async () => {
+        const record = await artifacts.readRecord(ref);
+        if (!record?.sha256) return;
+        const actual = await artifacts.zipDigest(ref);
+        if (actual === record.sha256) return;
+        await artifacts.discard(ref);
+        throw new StepFailure(
+          `the artifact ${artifacts.storeUrl}/${artifactObjectKey(ref.kind, ref.key)} ${actual === undefined ? "is missing" : `does not match the SHA-256 recorded when it was built (${record.sha256.slice(0, 12)}…, now ${actual.slice(0, 12)}…)`}; nothing was published from it, and it no longer counts as built: the next reconcile rebuilds it`,
+        );
+      })();
+      checks.set(ref.key, check);
+    }
+    return check;
   };
 
   const layerBuildOf = (key: string): LayerBuild => {
@@ -81,6 +104,7 @@ export function createStepRunner(ctx: StepContext): StepRunner {
         const latest = await layers.getLatest(action.region, action.layerName);
         const lb = layerBuildOf(action.key);
         if (isCurrent(latest, lb, ctx.graph.owner)) return `already published as version ${latest?.version}`;
+        await verified({ kind: "layer", key: action.key });
         const content = await artifacts.copyToRegion({ kind: "layer", key: action.key }, action.region);
         const published = await layers.publish({
           region: action.region,

@@ -59,6 +59,8 @@ export interface BuildRecord {
   readonly version: 1;
   readonly key: string;
   readonly inputs: BuildInputs;
+  /** SHA-256 of the zip when its build finished: checked before the zip is copied or published. */
+  readonly sha256?: string;
   /** Filled in by the build: sizes, file count, installed package versions. */
   readonly metadata?: Readonly<Record<string, unknown>>;
 }

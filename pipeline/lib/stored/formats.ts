@@ -69,6 +69,7 @@ export const STORED_SCHEMAS = {
         required: ["kind", "rVersion", "arch"],
         properties: { kind: { enum: ["r", "layer"] }, rVersion: text, arch },
       },
+      sha256: sha256Hex,
       metadata: { type: "object" },
     },
   },

@@ -90,6 +90,14 @@ export class S3ArtifactStore implements ArtifactStore {
     return object ? parseStored("outputs index", object.body.toString("utf8"), this.bucket.url(OUTPUTS_INDEX_KEY)) : undefined;
   }
 
+  async zipDigest(ref: ArtifactRef): Promise<string | undefined> {
+    return this.bucket.sha256(artifactObjectKey(ref.kind, ref.key));
+  }
+
+  async discard(ref: ArtifactRef): Promise<void> {
+    await this.bucket.delete(artifactRecordKey(ref.kind, ref.key));
+  }
+
   async readMetadata(kind: ArtifactKind, key: string): Promise<Readonly<Record<string, unknown>> | undefined> {
     const objectKey = artifactMetadataKey(kind, key);
     const object = await this.bucket.get(objectKey);

@@ -6,6 +6,7 @@
  * carries no error code, so the first one on a bucket is followed by one HeadBucket to tell a
  * missing key from a missing bucket; any other failure (403, 301, 5xx after retries) throws.
  */
+import { createHash } from "node:crypto";
 import {
   CopyObjectCommand,
   DeleteObjectCommand,
@@ -137,6 +138,20 @@ export class S3Bucket {
       const out = await this.client.send(new GetObjectCommand({ Bucket: this.name, Key: key }));
       const body = Buffer.from((await out.Body?.transformToByteArray()) ?? new Uint8Array());
       return { body, etag: out.ETag ?? "", size: body.length };
+    } catch (error) {
+      if (awsErrorCode(error) !== "NoSuchBucket" && isNotFound(error)) return undefined;
+      throw toPipelineError(error, this.ctx("GetObject", key));
+    }
+  }
+
+  /** SHA-256 of an object's bytes, streamed (a layer zip can be 250 MB); undefined when it is absent. */
+  async sha256(key: string): Promise<string | undefined> {
+    try {
+      const out = await this.client.send(new GetObjectCommand({ Bucket: this.name, Key: key }));
+      const hash = createHash("sha256");
+      const body = out.Body as AsyncIterable<Uint8Array> | undefined;
+      if (body) for await (const chunk of body) hash.update(chunk);
+      return hash.digest("hex");
     } catch (error) {
       if (awsErrorCode(error) !== "NoSuchBucket" && isNotFound(error)) return undefined;
       throw toPipelineError(error, this.ctx("GetObject", key));

@@ -11,7 +11,8 @@
  *
  * Versions behave as Lambda's do: numbers only grow and are never reused after a delete.
  */
-import { randomUUID } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
+import { createReadStream } from "node:fs";
 import { link, mkdir, readFile, readdir, rename, rm, stat, unlink, writeFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -211,6 +212,24 @@ export class LocalArtifactStore implements ArtifactStore {
       throw new StateError(`cannot record ${ref.kind} ${ref.key}: its zip is not in ${this.root}`);
     }
     await writeJsonAtomic(this.path(artifactRecordKey(ref.kind, ref.key)), record);
+  }
+
+  async zipDigest(ref: ArtifactRef): Promise<string | undefined> {
+    const file = this.path(artifactObjectKey(ref.kind, ref.key));
+    const hash = createHash("sha256");
+    try {
+      for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+    } catch (error) {
+      if (isMissing(error)) return undefined;
+      throw fsError("read", file, error);
+    }
+    return hash.digest("hex");
+  }
+
+  async discard(ref: ArtifactRef): Promise<void> {
+    await rm(this.path(artifactRecordKey(ref.kind, ref.key)), { force: true }).catch((error: unknown) => {
+      throw fsError("remove", this.path(artifactRecordKey(ref.kind, ref.key)), error);
+    });
   }
 
   async writeOutputs(index: OutputsIndex): Promise<void> {
