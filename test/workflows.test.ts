@@ -403,6 +403,23 @@ describe(".github/workflows", () => {
     }
   });
 
+  test("jobs that reconcile check out the whole history (the stale-commit guard needs it); pull-request plans check layers.lock", () => {
+    const reconcile = byName("reconcile.yml");
+    let reconciling = 0;
+    for (const [id, job] of Object.entries(reconcile.jobs)) {
+      if (!steps(job).some((s) => /pipeline\/reconcile\.ts/.test(s.run ?? ""))) continue;
+      reconciling++;
+      const checkout = steps(job).find(isCheckout);
+      assert.equal(String(checkout?.with?.["fetch-depth"]), "0", `reconcile.yml job ${id} fetches the whole history`);
+    }
+    assert.ok(reconciling >= 2, "the reconcile and the prune jobs");
+    const plan = byName("plan.yml");
+    for (const id of ["plan-aws", "plan-offline"]) {
+      const job = plan.jobs[id];
+      assert.ok(job && steps(job).some((s) => /npm run --silent lock -- --check/.test(s.run ?? "")), `plan.yml job ${id} runs npm run lock -- --check`);
+    }
+  });
+
   test("every pipeline command a workflow runs exists and takes the flags it is given", async () => {
     const usage: Record<string, string> = {
       "pipeline/plan.ts": PLAN_USAGE,
