@@ -17,6 +17,7 @@ import { pipelineOwner, versionDescription } from "../pipeline/lib/naming.ts";
 import { observe } from "../pipeline/lib/plan/observe.ts";
 import { plan } from "../pipeline/lib/plan/planner.ts";
 import { LocalStateLock } from "../pipeline/lib/adapters/local/state.ts";
+import { hasChanges } from "../pipeline/lib/render/common.ts";
 import { runEntry } from "./support/cli.ts";
 import { FakeBuilder } from "./support/fake-builder.ts";
 import { BASE_YAML, DIGESTS, edit, manifestFrom } from "./support/manifests.ts";
@@ -215,5 +216,17 @@ describe("artifacts are verified before they are published", () => {
     assert.equal((await backend.layers.listLatest("us-east-1")).some((v) => v.layerName === "r-solo-4_4_1"), false, "nothing published from it");
     const next = await planOf(moved, backend, false);
     assert.ok(next.actions.some((a) => a.kind === "build-layer" && a.key === solo.key), "it no longer counts as built");
+  });
+});
+
+describe("orphans without --prune", () => {
+  test("a plan without --prune reports a removed layer as a drift (detailed exit code 2), and deletes nothing", async () => {
+    const backend = memoryBackend();
+    await reconcile(SOLO_ELSEWHERE, backend);
+    const p = await planOf(WITHOUT_SOLO, backend, false);
+    assert.equal(p.actions.length, 0);
+    assert.deepEqual(p.orphaned, [{ layerName: "r-solo-4_4_1", region: "ap-south-1" }]);
+    assert.ok(p.warnings.some((w) => /r-solo-4_4_1 in ap-south-1 is no longer in the manifest; a reconcile with --prune deletes it/.test(w)));
+    assert.equal(hasChanges(p), true);
   });
 });

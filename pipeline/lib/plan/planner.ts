@@ -66,7 +66,11 @@ export function plan(input: PlanInput): Plan {
   const stale = publications(graph, (region, layerName) => view.published(region, layerName)?.latest).filter(isStale);
   const { compileActions, buildActions } = planBuilds(graph, observed, stale, view);
   const perLayer = planLayers(graph, stale, buildActions, view, input.prune);
-  const orphans = input.prune ? planOrphans(observed, perLayer.declared, graph.owner) : [];
+  // Layers this pipeline published that the manifest no longer names: deleted with --prune;
+  // without it they are reported, so a drift check that does not prune still sees them.
+  const found = planOrphans(observed, perLayer.declared, graph.owner);
+  const orphans = input.prune ? found : [];
+  const orphaned = input.prune ? [] : found.map((o) => ({ layerName: o.layerName, region: o.region }));
 
   const actions: Action[] = [...compileActions, ...perLayer.actions, ...orphans];
   return {
@@ -83,7 +87,11 @@ export function plan(input: PlanInput): Plan {
       prune: actions.filter((a) => a.kind === "prune").length,
       unchanged: perLayer.unchanged,
     },
-    warnings: input.warnings ?? [],
+    warnings: [
+      ...(input.warnings ?? []),
+      ...orphaned.map((o) => `${o.layerName} in ${o.region} is no longer in the manifest; a reconcile with --prune deletes it`),
+    ],
+    ...(orphaned.length ? { orphaned } : {}),
   };
 }
 

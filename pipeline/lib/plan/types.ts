@@ -97,6 +97,8 @@ export interface Plan {
   readonly actions: readonly Action[];
   readonly summary: PlanSummary;
   readonly warnings: readonly string[];
+  /** Without --prune: layers this pipeline published that the manifest no longer names (a drift). */
+  readonly orphaned?: readonly { readonly layerName: string; readonly region: string }[];
 }
 
 /** What a layer name looks like in one region right now. */

@@ -6,8 +6,9 @@ export function summaryLine(s: PlanSummary): string {
   return `${s.build} to build, ${s.publish} to publish, ${s.grant} to grant, ${s.prune} to prune, ${s.unchanged} unchanged`;
 }
 
+/** Whether the account differs from the manifest: actions to take, or orphaned layers left for --prune. */
 export function hasChanges(plan: Plan): boolean {
-  return plan.actions.length > 0;
+  return plan.actions.length > 0 || (plan.orphaned?.length ?? 0) > 0;
 }
 
 /** What an action acts on, in a few words: `r-runtime-4_4_1 → us-east-1`. */
