@@ -39,7 +39,12 @@ describe("valid manifests", () => {
     );
     assert.deepEqual(m.layers[0]?.packages, ["aws.s3", "httr", "jsonlite", "logging", "rjson", "yaml"], "the runtime's own rjson added");
     assert.deepEqual(m.layers[3]?.packages, ["gbm", "survival"]);
-    assert.deepEqual(m.warnings, []);
+    // No published digest of AWS's build images could be had here, so the repository's own
+    // manifest keeps their tags, and the plan says so (docs/guide.md: pin them before production).
+    assert.deepEqual(
+      m.warnings.map((w) => w.replace(/: image .*/, "")),
+      ["layers.yaml:28:13: builder.images.x86_64", "layers.yaml:29:12: builder.images.arm64"],
+    );
   });
 
   test("defaults apply, lists are sorted, package layers stack on the runtime layer", () => {
@@ -208,6 +213,8 @@ describe("problem reporting", () => {
     assert.deepEqual(m.warnings, [
       "layers.yaml:3:32: r.versions[2]: R version \"4.2.3\" is declared but no layer targets it, so it is not built",
       "layers.yaml:8:15: defaults.repository: repository \"https://cloud.r-project.org\" is not pinned to a dated snapshot (e.g. https://packagemanager.posit.co/cran/2024-11-01): the same build key may install different package versions",
+      'layers.yaml:16:13: builder.images.x86_64: image "public.ecr.aws/sam/build-provided.al2023:x86" is not pinned by digest ("public.ecr.aws/sam/build-provided.al2023@sha256:…"): the same build key may build from different bytes',
+      'layers.yaml:17:12: builder.images.arm64: image "public.ecr.aws/sam/build-provided.al2023:arm" is not pinned by digest ("public.ecr.aws/sam/build-provided.al2023@sha256:…"): the same build key may build from different bytes',
     ]);
   });
 
@@ -229,4 +236,21 @@ test("a YAML mistake that derails the parser reports its first errors, not hundr
     assert.equal(error.problems[0]?.line, 2);
     assert.match(error.message, /^5 problems in the manifest \(\d+ more YAML errors follow from these\)$/);
   }
+});
+
+describe("build images pinned by digest", () => {
+  test("an image@sha256 is not warned about, and its digest is part of the build key", async () => {
+    const { computeBuildGraph } = await import("../pipeline/lib/keys/graph.ts");
+    const { DIGESTS } = await import("./support/manifests.ts");
+    const digest = (c: string) => `public.ecr.aws/sam/build-provided.al2023@sha256:${c.repeat(64)}`;
+    const pinned = (c: string) =>
+      BASE_YAML.replace("x86_64: public.ecr.aws/sam/build-provided.al2023:x86", `x86_64: ${digest(c)}`).replace(
+        "arm64: public.ecr.aws/sam/build-provided.al2023:arm",
+        `arm64: ${digest(c)}`,
+      );
+    const m = parseManifest(pinned("a"), "layers.yaml");
+    assert.deepEqual(m.warnings.filter((w) => /images/.test(w)), []);
+    const keyOf = (yaml: string) => computeBuildGraph(parseManifest(yaml, "layers.yaml"), DIGESTS).rBuilds[0]?.key;
+    assert.notEqual(keyOf(pinned("a")), keyOf(pinned("b")), "another digest, another R build key");
+  });
 });

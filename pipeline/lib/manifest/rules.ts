@@ -293,6 +293,18 @@ export function checkRules(source: ManifestSource, options: RuleOptions = {}): R
     }
   }
 
+  // Build images should be pinned by digest, or the same key can build from different bytes.
+  // (Images not set here are the defaults, tags of AWS's build images: warned about at builder.)
+  const images = rec(rec(root.builder)?.images) ?? {};
+  for (const [arch, image] of Object.entries(images)) {
+    if (typeof image === "string" && !/@sha256:[0-9a-f]{64}$/.test(image)) {
+      warn(["builder", "images", arch], `image ${quote(image)} is not pinned by digest (${quote(`${image.replace(/:[^/:@]*$/, "")}@sha256:…`)}): the same build key may build from different bytes`);
+    }
+  }
+  if (rec(root.builder) && Object.keys(images).length < 2) {
+    warn(["builder"], "the default build images are tags (public.ecr.aws/sam/build-provided.al2023:latest-*), not digests: set builder.images to image@sha256:… so a build key names the image its bytes come from");
+  }
+
   // One bucket name cannot serve several regions: Lambda reads layer content from its own region.
   // Every region's expanded name must be one S3 accepts.
   const artifacts = rec(root.artifacts);
