@@ -234,7 +234,7 @@ describe("install_system_packages accepts exactly what install-deps generates", 
 });
 
 describe("r/install-deps.sh on Amazon Linux 2023", () => {
-  for (const image of ["dnf", "lambda"] as const) {
+  for (const image of ["dnf", "microdnf", "lambda"] as const) {
     it(`installs R's build dependencies by their AL2023 names (${image})`, async () => {
       const { al, code, output } = await deps(image, { ARTIFACT_STORE: "file:///tmp/x" }, [], R_DEPS);
       assert.equal(code, 0, output);

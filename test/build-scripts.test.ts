@@ -227,6 +227,23 @@ describe("shell helpers", () => {
     assert.deepEqual(r.output.match(/^bundled:.*$/gm), [r.output.match(/^bundled:libyaml-0\.so\.\d+$/m)?.[0]]);
   });
 
+  it("looks system libraries up on LD_LIBRARY_PATH first, as the loader does", async () => {
+    const dir = join(root, "ld-path-lib");
+    await mkdir(dir, { recursive: true });
+    const code = [
+      '. "$COMMON_DIR/bundle-libs.sh"',
+      'cp -L "$(find_system_library libz.so.1 | cut -f2)" "$DIR/libz.so.1"',
+      'printf "plain:%s\\n" "$(find_system_library libz.so.1 | cut -f2)"',
+      'printf "ld:%s\\n" "$(LD_LIBRARY_PATH="relative:/nonexistent:$DIR" find_system_library libz.so.1 | cut -f2)"',
+      'printf "stem:%s\\n" "$(LD_LIBRARY_PATH="$DIR" find_system_library libz | cut -f2)"',
+    ].join("\n");
+    const r = await helpers(code, { DIR: dir });
+    assert.equal(r.code, 0, r.output);
+    assert.doesNotMatch(r.output, new RegExp(`plain:${dir}`));
+    assert.match(r.output, new RegExp(`ld:${dir}/libz\\.so\\.1\\n`));
+    assert.match(r.output, new RegExp(`stem:${dir}/libz\\.so\\.1\\n`));
+  });
+
   it("exports only well-formed results (export-result.sh)", async () => {
     const file = join(root, "result.env");
     const source = `. ${JSON.stringify(join(COMMON, "export-result.sh"))} && env | grep -E '^(ARTIFACT|UNZIPPED)' | sort`;
