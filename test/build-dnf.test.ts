@@ -149,7 +149,7 @@ describe("layer/install-deps.sh on Amazon Linux 2023", () => {
       assert.equal(code, 1, output);
       assert.match(
         output,
-        /ERROR: (dnf|microdnf) could not install: SYSTEM_LIBRARIES libnosuch\.so\.3 \(libnosuch\.so\.3\(\)\(64bit\)\) SYSTEM_LIBRARIES libother\.so\.1\.2 \(libother\.so\.1\.2\(\)\(64bit\)\); no such package/,
+        /ERROR: (dnf|microdnf) could not install: SYSTEM_LIBRARIES libnosuch\.so\.3 \(libnosuch\.so\.3\(\)\(64bit\)\) SYSTEM_LIBRARIES libother\.so\.1\.2 \(libother\.so\.1\.2\(\)\(64bit\)\); no package in this image/,
       );
       // the package manager's own words are in the log too
       assert.match(output, image === "dnf" ? /Error: Unable to find a match: libnosuch/ : /error: No package matches 'libnosuch\.so\.3\(\)\(64bit\)'/);

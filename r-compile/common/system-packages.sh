@@ -97,7 +97,7 @@ install_system_packages() {
       pm_install "$pm" "$name" || unavailable+=("$(describe_item "$name")")
     done
     if ((${#unavailable[@]} > 0)); then
-      die "$pm could not install: ${unavailable[*]}; no such package in this image's repositories (see $pm's message above)"
+      die "$pm could not install: ${unavailable[*]}; no package in this image's repositories provides it, or they could not be reached (see $pm's messages above)"
     fi
   fi
   if [[ $pm != apt-get ]] && command -v rpm >/dev/null 2>&1; then
@@ -116,7 +116,8 @@ report_capabilities() {
   [[ $pm != apt-get ]] && command -v rpm >/dev/null 2>&1 || return 0
   for name in "$@"; do
     [[ $name =~ $RE_SONAME_CAPABILITY ]] || continue
-    provider=$(rpm -q --whatprovides "$name" 2>/dev/null | head -n 1) || provider=
+    provider=$(rpm -q --whatprovides "$name" 2>/dev/null) || provider=
+    provider=${provider%%$'\n'*}
     [[ -n $provider ]] && log "$(describe_item "$name") is provided by $provider"
   done
   return 0

@@ -78,12 +78,22 @@ provides_of() {
   for p in ${PROVIDES[$1]-}; do printf '%s\n' "$p"; done
 }
 
+# has_provide NAME CAP: whether the package provides CAP. (Not `provides_of | grep -q`: with
+# pipefail, grep leaving early can make the writer fail with SIGPIPE, and the pipe with it.)
+has_provide() {
+  local p
+  while IFS= read -r p; do
+    [[ $p == "$2" ]] && return 0
+  done < <(provides_of "$1")
+  return 1
+}
+
 # resolve SPEC: the package a name or capability selects (dnf's subject: name first, then provides).
 resolve() {
   local name
   if [[ -n ${VR[$1]-} ]]; then printf '%s\n' "$1"; return 0; fi
   for name in "${!VR[@]}"; do
-    if provides_of "$name" | grep -qxF -- "$1"; then printf '%s\n' "$name"; return 0; fi
+    if has_provide "$name" "$1"; then printf '%s\n' "$name"; return 0; fi
   done
   return 1
 }
@@ -117,7 +127,7 @@ run_rpm() {
       if [[ $mode == package ]]; then
         [[ $name == "$arg" ]] || continue
       else
-        provides_of "$name" | grep -qxF -- "$arg" || continue
+        has_provide "$name" "$arg" || continue
       fi
       nevra "$name"; echo
       found=1
@@ -172,7 +182,7 @@ run_dnf() {
       local any=0
       for arg in "${specs[@]}"; do
         for name in "${!VR[@]}"; do
-          provides_of "$name" | grep -qxF -- "$arg" || continue
+          has_provide "$name" "$arg" || continue
           printf '%s : %s\nRepo        : amazonlinux\nMatched from:\nProvide    : %s\n\n' "$(nevra "$name")" "$name" "$arg"
           any=1
         done
