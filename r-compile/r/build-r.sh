@@ -157,11 +157,13 @@ done
 find "$root/R" -name '*.a' -type f -delete
 
 # ---- the same bytes from the same source ------------------------------------------------
-# Every base package must carry the fixed build time: an R whose build ignores PKG_BUILT_STAMP
-# would otherwise give different bytes on every build without anyone noticing.
+# Every base package stamped `Built:` must carry the fixed build time (translations has no such
+# field): an R whose build ignores PKG_BUILT_STAMP would otherwise give different bytes on
+# every build without anyone noticing.
 while IFS= read -r description; do
-  grep -q "^Built: R $R_VERSION; [^;]*; $built_stamp; " "$description" ||
-    die "${description#"$root"/} does not carry the fixed build time $built_stamp: $(grep '^Built:' "$description" || echo 'no Built: field')"
+  built=$(grep '^Built:' "$description") || continue
+  [[ $built == "Built: R $R_VERSION; "*"; $built_stamp; "* ]] ||
+    die "${description#"$root"/} does not carry the fixed build time $built_stamp: $built"
 done < <(find "$rhome/library" -mindepth 2 -maxdepth 2 -name DESCRIPTION)
 # gzip records the name and modification time of what it compressed (grDevices/afm/*.gz):
 # recompress without them (-n), at the same level R uses (-9).
