@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
+import { makeFakeRSource } from "./support/build/fake-r-source.ts";
 import { ARCH, REPO_ROOT, keyOf } from "./support/build/layer.ts";
 
 const exec = promisify(execFile);
@@ -113,6 +114,53 @@ describe("build-r.sh inputs", () => {
     const result = await script(BUILD_R, { ...valid(), R_SOURCE_TARBALL: tarball });
     assert.equal(result.code, 1, result.output);
     assert.match(result.output, /the source is R 4\.3\.3, not R 4\.4\.1 as R_VERSION says/);
+  });
+});
+
+describe("build-r.sh: the same bytes from the same source (a fake R source that builds in seconds)", () => {
+  const key = keyOf("script test reproducible r");
+  const env = (store: string, tarball: string, afmTime: string): Record<string, string> => ({
+    BUILD_KEY: key,
+    ARCH,
+    R_VERSION: "4.4.1",
+    ARTIFACT_STORE: `file://${join(root, store)}`,
+    ARTIFACT_KEY: `artifacts/r/${key}.zip`,
+    R_SOURCE_TARBALL: tarball,
+    FAKE_AFM_TIME: afmTime,
+  });
+  const zipIn = (store: string): string => join(root, store, "artifacts", "r", `${key}.zip`);
+
+  it("stamps the source's time, fixes R's clock readings, recompresses gzip files: two builds, one zip", async () => {
+    const tarball = await makeFakeRSource(await mkdtemp(join(root, "fake-r-")), { version: "4.4.1" });
+    // The two builds see different clocks and different .afm times, as two real builds would.
+    const first = await script(BUILD_R, env("repro-1", tarball, "@1000000000"));
+    assert.equal(first.code, 0, first.output);
+    const second = await script(BUILD_R, env("repro-2", tarball, "@2000000000"));
+    assert.equal(second.code, 0, second.output);
+    assert.deepEqual(await readFile(zipIn("repro-1")), await readFile(zipIn("repro-2")));
+    assert.match(first.output, /build time stamp \(the newest file in the source\): 2022-11-10 08:45:00 UTC \(SOURCE_DATE_EPOCH=1668069900\)/);
+    assert.match(first.output, /tools\/Makefile\.in: 1 call\(s\) given PKG_BUILT_STAMP/);
+    assert.match(first.output, /methods\/R\/trace\.R: 1 Sys\.time\(\) prototype\(s\) fixed to the source time/);
+    const { stdout: description } = await exec("unzip", ["-p", zipIn("repro-1"), "R/lib/R/library/stats/DESCRIPTION"]);
+    assert.match(description, /^Built: R 4\.4\.1; x86_64-pc-linux-gnu; 2022-11-10 08:45:00 UTC; unix$/m);
+    const { stdout: gz } = await exec("unzip", ["-p", zipIn("repro-1"), "R/lib/R/library/grDevices/afm/Courier.afm.gz"], { encoding: "buffer" });
+    assert.equal(gz[3], 0, "no FNAME or other header flags");
+    assert.equal(gz.readUInt32LE(4), 0, "no modification time");
+  });
+
+  it("fails naming the package when a Built: field does not carry the fixed time", async () => {
+    const tarball = await makeFakeRSource(await mkdtemp(join(root, "fake-r-")), { version: "4.4.1", stamp: "clock" });
+    const result = await script(BUILD_R, env("repro-clock", tarball, "@1000000000"));
+    assert.equal(result.code, 1, result.output);
+    assert.match(result.output, /R\/lib\/R\/library\/(base|stats)\/DESCRIPTION does not carry the fixed build time 2022-11-10 08:45:00 UTC: Built: R 4\.4\.1; /);
+  });
+
+  it("fails when methods still takes the clock's time", async () => {
+    const tarball = await makeFakeRSource(await mkdtemp(join(root, "fake-r-")), { version: "4.4.1", methodsText: "dateCreated = Sys.time( )" });
+    const result = await script(BUILD_R, env("repro-methods", tarball, "@1000000000"));
+    assert.equal(result.code, 1, result.output);
+    assert.match(result.output, /methods\/R\/trace\.R: 0 Sys\.time\(\) prototype/);
+    assert.match(result.output, /methods was built with the clock's time \([0-9.]+\), not the source's \(1668069900\)/);
   });
 });
 
@@ -225,6 +273,23 @@ describe("shell helpers", () => {
     assert.match(r.output, /missing:libnosuchthing/);
     assert.match(r.output, /system library libz\.so\.1 is already provided below/);
     assert.deepEqual(r.output.match(/^bundled:.*$/gm), [r.output.match(/^bundled:libyaml-0\.so\.\d+$/m)?.[0]]);
+  });
+
+  it("looks system libraries up on LD_LIBRARY_PATH first, as the loader does", async () => {
+    const dir = join(root, "ld-path-lib");
+    await mkdir(dir, { recursive: true });
+    const code = [
+      '. "$COMMON_DIR/bundle-libs.sh"',
+      'cp -L "$(find_system_library libz.so.1 | cut -f2)" "$DIR/libz.so.1"',
+      'printf "plain:%s\\n" "$(find_system_library libz.so.1 | cut -f2)"',
+      'printf "ld:%s\\n" "$(LD_LIBRARY_PATH="relative:/nonexistent:$DIR" find_system_library libz.so.1 | cut -f2)"',
+      'printf "stem:%s\\n" "$(LD_LIBRARY_PATH="$DIR" find_system_library libz | cut -f2)"',
+    ].join("\n");
+    const r = await helpers(code, { DIR: dir });
+    assert.equal(r.code, 0, r.output);
+    assert.doesNotMatch(r.output, new RegExp(`plain:${dir}`));
+    assert.match(r.output, new RegExp(`ld:${dir}/libz\\.so\\.1\\n`));
+    assert.match(r.output, new RegExp(`stem:${dir}/libz\\.so\\.1\\n`));
   });
 
   it("exports only well-formed results (export-result.sh)", async () => {

@@ -109,9 +109,11 @@ bundle_dependencies() {
 }
 
 # find_system_library NAME: the path of a shared library named by soname (libgomp.so.1) or
-# stem (libgfortran), from the linker cache or the usual library folders.
+# stem (libgfortran), looked up where the dynamic loader looks: the folders of LD_LIBRARY_PATH
+# (the Lambda image sets one with /lib64 and /usr/lib64), the linker cache, the usual folders.
 find_system_library() {
   local name=$1 ldconfig_cmd tag pattern line entry path dir
+  local -a ld_dirs=()
   ldconfig_cmd=$(command -v ldconfig || echo /sbin/ldconfig)
   case "$(machine_arch)" in
     x86_64) tag='x86-64' ;;
@@ -119,6 +121,16 @@ find_system_library() {
   esac
   # A soname matches itself; a stem matches its versioned sonames (libgfortran.so.5, libyaml-0.so.2).
   if [[ $name == *.so* ]]; then pattern="^${name//./\\.}\$"; else pattern="^${name//./\\.}(-[0-9.]+)?\\.so\\.[0-9]"; fi
+  IFS=: read -r -a ld_dirs <<<"${LD_LIBRARY_PATH-}"
+  for dir in "${ld_dirs[@]}"; do
+    [[ $dir == /* && -d $dir ]] || continue
+    while IFS= read -r path; do
+      entry=${path##*/}
+      [[ $entry =~ $pattern ]] || continue
+      printf '%s\t%s\n' "$entry" "$path"
+      return 0
+    done < <(find "$dir" -maxdepth 1 \( -type f -o -type l \) -name "${name%%.so*}*.so*" | LC_ALL=C sort)
+  done
   if [[ -x $ldconfig_cmd ]]; then
     while IFS= read -r line; do
       entry=${line#"${line%%[![:space:]]*}"}

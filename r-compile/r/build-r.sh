@@ -81,6 +81,45 @@ read -r source_version _ <"$src/VERSION"
 [[ $source_version == "$R_VERSION" ]] ||
   die "the source is R $source_version, not R $R_VERSION as R_VERSION says"
 
+# ---- one fixed time for everything the build stamps -----------------------------------------
+# The newest modification time in the source tarball: the same tarball gives the same time,
+# whenever and wherever it is built. SOURCE_DATE_EPOCH (reproducible-builds.org) is honoured by
+# the compilers (__DATE__, __TIME__); R 4.x does not read it, but its base packages take their
+# `Built:` time from PKG_BUILT_STAMP (share/make/basepkg.mk), which also ends up in
+# Meta/package.rds. A value from the environment is ignored: it is not part of the build key.
+source_epoch=$(find "$src" -type f -printf '%T@\n' | LC_ALL=C sort -n | tail -n 1)
+source_epoch=${source_epoch%%.*}
+[[ $source_epoch =~ ^[0-9]+$ ]] || die "cannot tell the time of the R source from its files"
+export SOURCE_DATE_EPOCH=$source_epoch
+built_stamp=$(TZ=UTC date -d "@$source_epoch" '+%Y-%m-%d %H:%M:%S UTC')
+log "build time stamp (the newest file in the source): $built_stamp (SOURCE_DATE_EPOCH=$source_epoch)"
+
+# replace_literal FILE OLD NEW: replaces every occurrence of the string OLD (no patterns) and
+# prints how many there were.
+replace_literal() {
+  local file=$1 count
+  [[ -f $file ]] || { echo 0; return 0; }
+  count=$(OLD=$2 NEW=$3 awk '
+    BEGIN { old = ENVIRON["OLD"]; new = ENVIRON["NEW"]; n = 0 }
+    { line = $0; out = ""
+      while ((i = index(line, old)) > 0) { out = out substr(line, 1, i - 1) new; line = substr(line, i + length(old)); n++ }
+      print out line > FILENAME ".new" }
+    END { print n }' "$file") || die "cannot edit $file"
+  mv -f -- "$file.new" "$file"
+  printf '%s\n' "$count"
+}
+# Two places in R's own sources take the clock instead (R 4.2; absent elsewhere, nothing to do):
+# - tools' Makefile re-installs tools/DESCRIPTION without PKG_BUILT_STAMP;
+# - methods defines class sourceEnvironment with prototype dateCreated = Sys.time(), evaluated
+#   while the methods lazy-load database is made: the build time lands in methods.rdb/.rdx.
+# shellcheck disable=SC2016 # make and R code, literally
+n=$(replace_literal "$src/src/library/tools/Makefile.in" \
+  "tools:::.install_package_description('.', '\"\$(top_builddir)/library/\${pkg}\"')" \
+  "tools:::.install_package_description('.', '\"\$(top_builddir)/library/\${pkg}\"', '\$(PKG_BUILT_STAMP)')")
+log "tools/Makefile.in: $n call(s) given PKG_BUILT_STAMP"
+n=$(replace_literal "$src/src/library/methods/R/trace.R" "dateCreated = Sys.time()" "dateCreated = .POSIXct($source_epoch)")
+log "methods/R/trace.R: $n Sys.time() prototype(s) fixed to the source time"
+
 # ---- configure, build, install ------------------------------------------------------------
 need_cmd gcc g++ gfortran make zip ldd strip
 configure_args=(
@@ -98,9 +137,9 @@ log "configure ${configure_args[*]}"
 ) || die "R's configure failed (see its output above)"
 jobs=$(cpu_count)
 log "make -j$jobs"
-make -C "$src" -j"$jobs" || die "compiling R failed (see the compiler output above)"
+make -C "$src" -j"$jobs" PKG_BUILT_STAMP="$built_stamp" || die "compiling R failed (see the compiler output above)"
 stage=$work/stage
-make -C "$src" install DESTDIR="$stage" || die "make install failed"
+make -C "$src" install DESTDIR="$stage" PKG_BUILT_STAMP="$built_stamp" || die "make install failed"
 
 root=$work/zip-root
 mkdir -p "$root"
@@ -116,6 +155,22 @@ for dir in html help doc tests demo po; do
   find "$rhome/library" -mindepth 2 -maxdepth 2 -type d -name "$dir" -exec rm -rf -- {} +
 done
 find "$root/R" -name '*.a' -type f -delete
+
+# ---- the same bytes from the same source ------------------------------------------------
+# Every base package stamped `Built:` must carry the fixed build time (translations has no such
+# field): an R whose build ignores PKG_BUILT_STAMP would otherwise give different bytes on
+# every build without anyone noticing.
+while IFS= read -r description; do
+  built=$(grep '^Built:' "$description") || continue
+  [[ $built == "Built: R $R_VERSION; "*"; $built_stamp; "* ]] ||
+    die "${description#"$root"/} does not carry the fixed build time $built_stamp: $built"
+done < <(find "$rhome/library" -mindepth 2 -maxdepth 2 -name DESCRIPTION)
+# gzip records the name and modification time of what it compressed (grDevices/afm/*.gz):
+# recompress without them (-n), at the same level R uses (-9).
+while IFS= read -r -d '' gz; do
+  gzip -dc -- "$gz" | gzip -9 -n -c >"$gz.tmp" || die "cannot recompress ${gz#"$root"/}"
+  mv -f -- "$gz.tmp" "$gz"
+done < <(find "$root" -type f -name '*.gz' -print0)
 
 # ---- make the installation relocatable ----------------------------------------------------
 # `R` finds its home from its own location, and libraries bundled into R/lib are on the path.
@@ -157,6 +212,13 @@ reported=$(env -u R_HOME -u R_LIBS -u R_LIBS_USER -u R_LIBS_SITE "$root/R/bin/R"
   -e 'cat(paste(R.version$major, R.version$minor, sep = "."))') || die "the built R does not start"
 [[ $reported == "$R_VERSION" ]] || die "the built R reports version $(shown "$reported"), not $R_VERSION"
 log "the built R starts and reports $reported"
+# shellcheck disable=SC2016 # R code
+created=$(env -u R_HOME -u R_LIBS -u R_LIBS_USER -u R_LIBS_SITE "$root/R/bin/R" --vanilla -s -e '
+  cd <- methods::getClassDef("sourceEnvironment")
+  if (!is.null(cd)) cat(format(unclass(attr(attr(cd, "prototype"), "dateCreated")), scientific = FALSE))') ||
+  die "the built R cannot show its methods class sourceEnvironment"
+[[ -z $created || $created == "$source_epoch" ]] ||
+  die "methods was built with the clock's time ($created), not the source's ($source_epoch): its lazy-load database would differ on every build"
 
 # ---- zip, metadata, store -----------------------------------------------------------------
 out=$work/out

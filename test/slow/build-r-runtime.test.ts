@@ -1,13 +1,15 @@
 /**
  * Slow, opt-in (`npm run test:slow`): compiles R from a local source tarball with the real
- * buildspec (buildspecs/r-compile.yml), builds a runtime layer on it with buildspecs/layer.yml
- * (the real runtime/ files plus a package with C code compiled against the new R), unpacks the
- * layer and serves an invocation through the real bootstrap and a Runtime API emulator.
+ * buildspec (buildspecs/r-compile.yml) twice, in the same work folder one after the other, and
+ * checks that the two zips are the same bytes (naming the files that differ when they are not);
+ * builds a runtime layer on it with buildspecs/layer.yml (the real runtime/ files plus a package
+ * with C code compiled against the new R), unpacks the layer and serves an invocation through
+ * the real bootstrap and a Runtime API emulator.
  *
  * The R source: R_SOURCE_TARBALL, or else Debian's (fetched with `apt-get source
- * --download-only r-base`, which needs a deb-src line; see r-compile/README.md). Takes about
- * 8 minutes on 2 cores. SLOW_TEST_R_ZIP=<an R build zip> skips the compile (for iterating on
- * the later steps only).
+ * --download-only r-base`, which needs a deb-src line; see r-compile/README.md). Each compile
+ * takes several minutes on 2 cores. SLOW_TEST_R_ZIP=<an R build zip> skips the compiles (and
+ * the reproducibility check) for iterating on the later steps only.
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
@@ -49,6 +51,7 @@ async function findSourceTarball(): Promise<string> {
 describe("R compiled from source, runtime layer, one invocation (slow)", { timeout: 3_600_000 }, () => {
   let root: string;
   let store: string;
+  let againStore: string;
   let rVersion: string;
   const rKey = keyOf("slow r build");
   const runtimeKey = keyOf("slow runtime layer");
@@ -58,12 +61,12 @@ describe("R compiled from source, runtime layer, one invocation (slow)", { timeo
   before(async () => {
     root = await mkdtemp(join(tmpdir(), "slow-build-"));
     store = join(root, "store");
+    againStore = join(root, "store-again");
     const tarball = await findSourceTarball();
     const { stdout } = await exec("tar", ["-xzOf", tarball, "--wildcards", "*/VERSION"]);
     rVersion = stdout.trim().split(/\s+/)[0] ?? "";
     assert.match(rVersion, /^\d+\.\d+\.\d+$/);
 
-    const started = Date.now();
     if (process.env.SLOW_TEST_R_ZIP) {
       await mkdir(join(store, "artifacts", "r"), { recursive: true });
       const target = join(store, ...rObject.split("/"));
@@ -71,28 +74,32 @@ describe("R compiled from source, runtime layer, one invocation (slow)", { timeo
       const metadata = JSON.parse(await readFile(process.env.SLOW_TEST_R_ZIP.replace(/\.zip$/, ".metadata.json"), "utf8")) as object;
       await writeFile(target.replace(/\.zip$/, ".metadata.json"), JSON.stringify({ ...metadata, buildKey: rKey }));
     } else {
-      const logFile = join(root, "r-build.log");
-      const lines: string[] = [];
-      const result = await runBuildspecFile(R_BUILDSPEC, {
-        executor: new HostExecutor(REPO_ROOT),
-        baseEnv: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/root", LANG: "C.UTF-8" },
-        env: {
-          BUILD_KEY: rKey,
-          ARCH,
-          R_VERSION: rVersion,
-          ARTIFACT_STORE: `file://${store}`,
-          ARTIFACT_KEY: rObject,
-          R_SOURCE_TARBALL: tarball,
-          R_SOURCE_SHA256: await sha256File(tarball),
-        },
-        logger: (l) => lines.push(l.text),
-      });
-      await writeFile(logFile, `${lines.join("\n")}\n`);
-      assert.equal(result.status, "SUCCEEDED", `R build failed (log: ${logFile}):\n${result.log.slice(-40).join("\n")}`);
-      figures.push(
-        `R ${rVersion} compiled in ${Math.round((Date.now() - started) / 1000)} s: ` +
-          `${result.exportedVariables.ARTIFACT_SIZE} bytes zipped, ${result.exportedVariables.UNZIPPED_SIZE} unzipped`,
-      );
+      for (const [target, label] of [[store, "first"], [againStore, "second"]] as const) {
+        const buildStarted = Date.now();
+        const logFile = join(root, `r-build-${label}.log`);
+        const lines: string[] = [];
+        const result = await runBuildspecFile(R_BUILDSPEC, {
+          executor: new HostExecutor(REPO_ROOT),
+          baseEnv: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? "/root", LANG: "C.UTF-8" },
+          env: {
+            BUILD_KEY: rKey,
+            ARCH,
+            R_VERSION: rVersion,
+            ARTIFACT_STORE: `file://${target}`,
+            ARTIFACT_KEY: rObject,
+            R_SOURCE_TARBALL: tarball,
+            R_SOURCE_SHA256: await sha256File(tarball),
+          },
+          logger: (l) => lines.push(l.text),
+        });
+        await writeFile(logFile, `${lines.join("\n")}\n`);
+        assert.equal(result.status, "SUCCEEDED", `R build failed (log: ${logFile}):\n${result.log.slice(-40).join("\n")}`);
+        figures.push(
+          `R ${rVersion} compiled (${label} build) in ${Math.round((Date.now() - buildStarted) / 1000)} s: ` +
+            `${result.exportedVariables.ARTIFACT_SIZE} bytes zipped, ${result.exportedVariables.UNZIPPED_SIZE} unzipped, ` +
+            `sha256 ${result.exportedVariables.ARTIFACT_SHA256}`,
+        );
+      }
     }
 
     const repo = await makeCranRepo(join(root, "cran"));
@@ -122,6 +129,25 @@ describe("R compiled from source, runtime layer, one invocation (slow)", { timeo
   });
 
   const runtimeZip = (): string => join(store, ...layerKey(runtimeKey).split("/"));
+
+  it("builds R to the same bytes twice from the same source tarball", { skip: process.env.SLOW_TEST_R_ZIP ? "SLOW_TEST_R_ZIP: no compile" : false }, async () => {
+    const first = join(store, ...rObject.split("/"));
+    const second = join(againStore, ...rObject.split("/"));
+    const [a, b] = [await readFile(first), await readFile(second)];
+    if (a.equals(b)) return;
+    // Name the files that differ: unpack both and compare them file by file.
+    const dirs = [join(root, "unzip-first"), join(root, "unzip-second")] as const;
+    for (const [zip, dir] of [[first, dirs[0]], [second, dirs[1]]] as const) await exec("unzip", ["-q", "-o", zip, "-d", dir]);
+    const diff = await exec("diff", ["-rq", "--no-dereference", dirs[0], dirs[1]], { maxBuffer: 16 * 1024 * 1024 }).then(
+      (r) => r.stdout,
+      (error: { stdout?: string }) => error.stdout ?? "",
+    );
+    const files = diff.split("\n").filter((l) => l !== "").map((l) => l.replaceAll(`${dirs[0]}/`, "").replaceAll(`${dirs[1]}/`, ""));
+    assert.fail(
+      `two builds of R ${rVersion} from the same tarball differ: ${a.length} and ${b.length} bytes; ` +
+        (files.length ? `${files.length} entries differ:\n${files.join("\n")}` : "the same files, so the zip layout differs"),
+    );
+  });
 
   it("lays the runtime layer out as Lambda expects: bootstrap at the root, R under R/", async () => {
     const entries = await zipEntries(runtimeZip());
