@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { chmod, mkdir, mkdtemp, readFile, rm, utimes, writeFile } from "node:fs/promises";
+import { chmod, chown, mkdir, mkdtemp, readFile, rm, symlink, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -237,6 +237,43 @@ describe("shell helpers", () => {
     assert.deepEqual(stdout.trim().split("\n"), [...files].sort((a, b) => (Buffer.from(a) < Buffer.from(b) ? -1 : 1)));
     const { stdout: verbose } = await exec("zipinfo", [join(root, "1.zip"), "bootstrap.sh"]);
     assert.match(verbose, /^-rwxr-xr-x/);
+  });
+
+  it("makes its fixed work folder private and atomically, and never builds in a folder it does not own", async () => {
+    const base = join(root, "work-base");
+    await mkdir(base, { recursive: true });
+    const env = { BUILD_WORK_DIR: base };
+    const fresh = await helpers(`d=$(make_work_dir key1); stat -c %a "$d"; cat "$d/.owner"`, env);
+    assert.equal(fresh.code, 0, fresh.output);
+    assert.match(fresh.output, /^700\n\d+$/m);
+
+    // A link planted where the folder goes (the /tmp race): refused, nothing followed.
+    const target = join(root, "planted");
+    await mkdir(target, { recursive: true });
+    await symlink(target, join(base, "r-lambda-key2"));
+    const linked = await helpers("make_work_dir key2", env);
+    assert.notEqual(linked.code, 0);
+    assert.match(linked.output, /r-lambda-key2 is a symbolic link: refusing to build there/);
+
+    // Another user's folder at the path: refused.
+    await mkdir(join(base, "r-lambda-key3"));
+    await chown(join(base, "r-lambda-key3"), 65534, 65534);
+    const foreign = await helpers("make_work_dir key3", env);
+    assert.notEqual(foreign.code, 0);
+    assert.match(foreign.output, /r-lambda-key3 exists and is not this user's folder/);
+
+    // A live build of the same key: refused, naming it; a killed one's leftovers: taken over.
+    await mkdir(join(base, "r-lambda-key4"), { mode: 0o700 });
+    await writeFile(join(base, "r-lambda-key4", ".owner"), `${process.pid}\n`);
+    const busy = await helpers("make_work_dir key4", env);
+    assert.notEqual(busy.code, 0);
+    assert.match(busy.output, new RegExp(`another build of the same key \\(pid ${process.pid}\\) is using`));
+    await writeFile(join(base, "r-lambda-key4", ".owner"), "999999999\n");
+    await writeFile(join(base, "r-lambda-key4", "stale"), "x");
+    const reused = await helpers(`d=$(make_work_dir key4); ls -A "$d"`, env);
+    assert.equal(reused.code, 0, reused.output);
+    assert.match(reused.output, /^\.owner$/m, "a fresh folder");
+    assert.doesNotMatch(reused.output, /^stale$/m);
   });
 
   it("fails above Lambda's limit and warns above 80% of it, naming the sizes", async () => {

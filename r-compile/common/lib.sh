@@ -130,18 +130,32 @@ json_str() {
   printf '"%s"' "$s"
 }
 
-# make_work_dir NAME: a fresh work directory at a fixed path, BUILD_WORK_DIR/r-lambda-NAME
+# make_work_dir NAME: a fresh, private work directory at a fixed path, BUILD_WORK_DIR/r-lambda-NAME
 # (BUILD_WORK_DIR defaults to /tmp). Fixed, because R records the path a package was installed
 # to inside its lazy-load database: a random path would make every build's bytes differ.
+# Made with one mkdir (mode 700, no -p), so it is never a folder or link someone else prepared:
+# if the path exists it is used only when it is our own directory left by a build that is gone
+# (its recorded pid no longer runs); a link, another user's folder, or a live build of the same
+# key on this machine stops this build with a message saying which.
 make_work_dir() {
-  local base=/tmp dir
+  local base=/tmp dir pid
   if [[ -n ${BUILD_WORK_DIR-} ]]; then
     require_abs_path BUILD_WORK_DIR
     base=${BUILD_WORK_DIR%/}
   fi
   dir=$base/r-lambda-$1
-  rm -rf -- "$dir"
-  mkdir -p -- "$dir"
+  if ! mkdir -m 700 -- "$dir" 2>/dev/null; then
+    [[ -L $dir ]] && die "$dir is a symbolic link: refusing to build there (it is not this build's folder); remove it if you made it"
+    [[ -d $dir && -O $dir ]] || die "$dir exists and is not this user's folder: refusing to build there; remove it, or set BUILD_WORK_DIR to a private folder"
+    pid=$(cat -- "$dir/.owner" 2>/dev/null || true)
+    if [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null; then
+      die "another build of the same key (pid $pid) is using $dir on this machine; run again when it has finished"
+    fi
+    # Our own folder, left by a build that was killed: start it afresh.
+    rm -rf -- "$dir"
+    mkdir -m 700 -- "$dir" || die "cannot create the work directory $dir"
+  fi
+  printf '%s\n' "$$" >"$dir/.owner"
   printf '%s\n' "$dir"
 }
 

@@ -79,6 +79,9 @@ cleanup() {
   if [[ ${KEEP_WORK_DIR-} == 1 ]]; then log "work directory kept: $work"; else rm -rf -- "$work"; fi
 }
 trap cleanup EXIT
+# A cancelled build (the local runner stops its process group) still removes its work folder.
+trap 'exit 130' INT
+trap 'exit 143' TERM
 log "layer $LAYER_NAME ($LAYER_TYPE) for R $R_VERSION on $ARCH, build key $BUILD_KEY"
 
 below=$work/opt     # what lies below this layer, merged as Lambda merges layers into /opt

@@ -53,6 +53,9 @@ cleanup() {
   if [[ ${KEEP_WORK_DIR-} == 1 ]]; then log "work directory kept: $work"; else rm -rf -- "$work"; fi
 }
 trap cleanup EXIT
+# A cancelled build (the local runner stops its process group) still removes its work folder.
+trap 'exit 130' INT
+trap 'exit 143' TERM
 log "R $R_VERSION for $ARCH, build key $BUILD_KEY, work directory $work"
 
 # ---- source -------------------------------------------------------------------------------
