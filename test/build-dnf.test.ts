@@ -265,6 +265,7 @@ describe("README example end to end: systemLibraries [libgomp.so.1] through the 
         R_VERSION: version,
         ARTIFACT_STORE: `file://${store}`,
         ARTIFACT_KEY: layerKey(key),
+        METADATA_KEY: layerKey(key).replace(/\.zip$/, ".metadata.json"),
         LAYER_NAME: "origent",
         LAYER_TYPE: "packages",
         R_PACKAGES: "basepkg",

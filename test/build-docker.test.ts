@@ -138,6 +138,7 @@ describe("build environment (the scripts' inputs)", () => {
       R_VERSION: "4.4.1",
       ARTIFACT_STORE: "s3://bucket/prefix",
       ARTIFACT_KEY: `artifacts/r/${"b".repeat(64)}.zip`,
+      METADATA_KEY: `artifacts/r/${"b".repeat(64)}.metadata.json`,
     });
   });
 
@@ -161,6 +162,7 @@ describe("build environment (the scripts' inputs)", () => {
       R_VERSION: "4.4.1",
       ARTIFACT_STORE: "file:///work/.layers",
       ARTIFACT_KEY: `artifacts/layers/${"3".repeat(64)}.zip`,
+      METADATA_KEY: `artifacts/layers/${"3".repeat(64)}.metadata.json`,
       LAYER_NAME: "geo",
       LAYER_TYPE: "packages",
       R_PACKAGES: "sf terra",

@@ -36,6 +36,7 @@ describe("package layer build (real R, real buildspec)", { timeout: 600_000 }, (
     R_VERSION: rVersion,
     ARTIFACT_STORE: `file://${store}`,
     ARTIFACT_KEY: layerKey(key),
+    METADATA_KEY: layerKey(key).replace(/\.zip$/, ".metadata.json"),
     LAYER_NAME: name,
     LAYER_TYPE: "packages",
     R_PACKAGES: packages,

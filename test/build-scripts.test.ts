@@ -65,6 +65,7 @@ describe("build-r.sh inputs", () => {
     R_VERSION: "4.4.1",
     ARTIFACT_STORE: `file://${join(root, "store")}`,
     ARTIFACT_KEY: `artifacts/r/${key}.zip`,
+    METADATA_KEY: `artifacts/r/${key}.metadata.json`,
   });
 
   const cases: [string, Record<string, string | undefined>, RegExp][] = [
@@ -125,6 +126,7 @@ describe("build-r.sh: the same bytes from the same source (a fake R source that 
     R_VERSION: "4.4.1",
     ARTIFACT_STORE: `file://${join(root, store)}`,
     ARTIFACT_KEY: `artifacts/r/${key}.zip`,
+    METADATA_KEY: `artifacts/r/${key}.metadata.json`,
     R_SOURCE_TARBALL: tarball,
     FAKE_AFM_TIME: afmTime,
   });
@@ -172,6 +174,7 @@ describe("build-layer.sh inputs", () => {
     R_VERSION: "4.4.1",
     ARTIFACT_STORE: `file://${join(root, "store")}`,
     ARTIFACT_KEY: `artifacts/layers/${key}.zip`,
+    METADATA_KEY: `artifacts/layers/${key}.metadata.json`,
     LAYER_NAME: "test",
     LAYER_TYPE: "packages",
     R_PACKAGES: "jsonlite data.table",

@@ -150,6 +150,7 @@ layers:
     R_VERSION: rVersion,
     ARTIFACT_STORE: `file://${join(root, "store")}`,
     ARTIFACT_KEY: layerKey(keyOf(label)),
+    METADATA_KEY: layerKey(keyOf(label)).replace(/\.zip$/, ".metadata.json"),
     LAYER_NAME: "locked",
     LAYER_TYPE: "packages",
     R_PACKAGES: packages,

@@ -29,6 +29,7 @@ function shellAccepts(url: string): boolean {
       ARCH: "x86_64",
       R_VERSION: "4.4.1",
       ARTIFACT_KEY: "artifacts/layers/x.zip",
+      METADATA_KEY: "artifacts/layers/x.metadata.json",
       LAYER_NAME: "t",
       LAYER_TYPE: "packages",
       R_PACKAGES: "chainA",

@@ -6,7 +6,7 @@
  */
 import { StateError } from "./errors.ts";
 import type { BuildInputs, LockedInput } from "./keys/inputs.ts";
-import { artifactObjectKey } from "./naming.ts";
+import { artifactMetadataKey, artifactObjectKey } from "./naming.ts";
 import type { ArtifactKind } from "./naming.ts";
 
 export const BUILDSPECS: Readonly<Record<ArtifactKind, string>> = {
@@ -22,6 +22,7 @@ export function buildEnvironment(inputs: BuildInputs, key: string, artifactStore
     R_VERSION: inputs.rVersion,
     ARTIFACT_STORE: artifactStore,
     ARTIFACT_KEY: artifactObjectKey(inputs.kind, key),
+    METADATA_KEY: artifactMetadataKey(inputs.kind, key),
   };
   switch (inputs.kind) {
     case "r":

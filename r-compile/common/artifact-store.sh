@@ -64,5 +64,3 @@ store_put() {
   log "stored $(store_location "$key")"
 }
 
-# The metadata object that sits beside a zip: same key, `.zip` replaced by `.metadata.json`.
-metadata_key() { printf '%s.metadata.json' "${1%.zip}"; }

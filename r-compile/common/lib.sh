@@ -17,6 +17,7 @@ readonly RE_R_VERSION='^[0-9]+\.[0-9]+\.[0-9]+$'
 readonly RE_SHA256='^[0-9a-f]{64}$'
 # Object keys: relative, `/`-separated segments of safe characters, no `.` or `..` segments.
 readonly RE_OBJECT_KEY='^[A-Za-z0-9_-][A-Za-z0-9._-]*(/[A-Za-z0-9_-][A-Za-z0-9._-]*)*\.zip$'
+readonly RE_METADATA_KEY='^[A-Za-z0-9_-][A-Za-z0-9._-]*(/[A-Za-z0-9_-][A-Za-z0-9._-]*)*\.metadata\.json$'
 readonly RE_ABS_PATH='^/[A-Za-z0-9._/+@~ -]*$'
 readonly RE_S3_STORE='^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[A-Za-z0-9._-]+)*/?$'
 readonly RE_FILE_STORE='^file:///[A-Za-z0-9._/+@~ -]*$'
@@ -77,6 +78,13 @@ require_list() {
 require_object_key() {
   local name=$1
   require_env "$name" "$RE_OBJECT_KEY" "an object key such as artifacts/layers/<key>.zip"
+  [[ ! ${!name} =~ (^|/)\.\.?(/|$) ]] || die "$name must not contain . or .. segments" 2
+}
+
+# require_metadata_key NAME: like require_object_key, for the .metadata.json beside a zip.
+require_metadata_key() {
+  local name=$1
+  require_env "$name" "$RE_METADATA_KEY" "an object key such as artifacts/layers/<key>.metadata.json"
   [[ ! ${!name} =~ (^|/)\.\.?(/|$) ]] || die "$name must not contain . or .. segments" 2
 }
 

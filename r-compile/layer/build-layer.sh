@@ -2,7 +2,7 @@
 # Builds a layer and stores it as a deterministic zip plus metadata.
 #
 # Inputs, all from the environment (see buildspecs/README.md):
-#   BUILD_KEY, ARCH, R_VERSION, ARTIFACT_STORE, ARTIFACT_KEY
+#   BUILD_KEY, ARCH, R_VERSION, ARTIFACT_STORE, ARTIFACT_KEY, METADATA_KEY (keys from naming.ts)
 #   LAYER_NAME, LAYER_TYPE (runtime|packages), R_PACKAGES, SYSTEM_LIBRARIES, R_REPOSITORY
 #   R_LOCKED_PACKAGES     optional: name/version/md5|sha256/hex ... from layers.lock, installed
 #                         exactly (each tarball's checksum verified) instead of resolving
@@ -36,6 +36,7 @@ require_env BUILD_KEY "$RE_BUILD_KEY" "64 lowercase hexadecimal digits"
 require_env ARCH "$RE_ARCH" "x86_64 or arm64"
 require_env R_VERSION "$RE_R_VERSION" "a version such as 4.4.1"
 require_object_key ARTIFACT_KEY
+require_metadata_key METADATA_KEY
 require_env LAYER_NAME "$RE_LAYER_NAME" "a layer name of letters, digits, - and _"
 require_env LAYER_TYPE "$RE_LAYER_TYPE" "runtime or packages"
 declare -a packages=() system_libraries=() stack_keys=()
@@ -223,6 +224,6 @@ bundled_json=$(printf '%s\n' "${BUNDLED[@]}" | LC_ALL=C sort | awk 'NF { printf 
 } >"$out/metadata.json"
 
 store_put "$out/artifact.zip" "$ARTIFACT_KEY"
-store_put "$out/metadata.json" "$(metadata_key "$ARTIFACT_KEY")"
+store_put "$out/metadata.json" "$METADATA_KEY"
 if [[ -n ${BUILD_RESULT_FILE-} ]]; then write_result "$BUILD_RESULT_FILE" "$zip_sha" "$zip_size" "$layer_size"; fi
 log "done: layer $LAYER_NAME, $zip_size bytes zipped, $layer_size bytes unzipped, sha256 $zip_sha"

@@ -2,7 +2,7 @@
 # Compiles R from source for Lambda and stores the result as a deterministic zip.
 #
 # Inputs, all from the environment (see buildspecs/README.md):
-#   BUILD_KEY, ARCH, R_VERSION, ARTIFACT_STORE, ARTIFACT_KEY
+#   BUILD_KEY, ARCH, R_VERSION, ARTIFACT_STORE, ARTIFACT_KEY, METADATA_KEY (keys from naming.ts)
 #   R_SOURCE_URL      optional; default CRAN's src/base/R-<major>/R-<version>.tar.gz
 #   R_SOURCE_SHA256   optional; checked when given (the computed digest is logged either way)
 #   R_SOURCE_TARBALL  optional absolute path of a local tarball (offline or mirrored builds)
@@ -31,6 +31,7 @@ require_env BUILD_KEY "$RE_BUILD_KEY" "64 lowercase hexadecimal digits"
 require_env ARCH "$RE_ARCH" "x86_64 or arm64"
 require_env R_VERSION "$RE_R_VERSION" "a version such as 4.4.1"
 require_object_key ARTIFACT_KEY
+require_metadata_key METADATA_KEY
 optional_env R_SOURCE_URL "$RE_HTTP_URL" "an http(s) URL"
 optional_env R_SOURCE_SHA256 "$RE_SHA256" "64 lowercase hexadecimal digits"
 if [[ -n ${R_SOURCE_TARBALL-} ]]; then
@@ -251,6 +252,6 @@ bundled_json=$(printf '%s\n' "${BUNDLED[@]}" | LC_ALL=C sort | awk 'NF { printf 
 } >"$out/metadata.json"
 
 store_put "$out/artifact.zip" "$ARTIFACT_KEY"
-store_put "$out/metadata.json" "$(metadata_key "$ARTIFACT_KEY")"
+store_put "$out/metadata.json" "$METADATA_KEY"
 if [[ -n ${BUILD_RESULT_FILE-} ]]; then write_result "$BUILD_RESULT_FILE" "$zip_sha" "$zip_size" "$unzipped"; fi
 log "done: R $R_VERSION ($ARCH), $zip_size bytes zipped, $unzipped bytes unzipped, sha256 $zip_sha"

@@ -155,7 +155,7 @@ function writeArtifact(ctx: BuildContext, s3: S3Emulator | undefined): Record<st
       unzippedSize: key.length + 1,
     };
     s3.putObject(store[1]!, `${prefix}${objectKey}`, zip, "application/zip");
-    s3.putObject(store[1]!, `${prefix}${objectKey.replace(/\.zip$/, ".metadata.json")}`, `${JSON.stringify(metadata, null, 2)}\n`, "application/json");
+    s3.putObject(store[1]!, `${prefix}${ctx.env.METADATA_KEY ?? ""}`, `${JSON.stringify(metadata, null, 2)}\n`, "application/json");
     ctx.log(`[build] stored ${ctx.env.ARTIFACT_STORE}/${objectKey}`);
   }
   return { ARTIFACT_SHA256: sha, ARTIFACT_SIZE: String(zip.length), UNZIPPED_SIZE: String(key.length + 1) };
