@@ -8,6 +8,7 @@ import type { Backend } from "../ports.ts";
 import type { CarriedPackage, OutputsEntry, OutputsIndex, PublishedVersion } from "../ports.ts";
 import { mapLimit } from "../util/concurrency.ts";
 import { desiredGrants } from "../grants.ts";
+import { parameterName } from "../naming.ts";
 
 /**
  * `unsettled` names publications (`region/layer-name`) whose grants this run may have left
@@ -52,6 +53,8 @@ export async function collectOutputs(
     },
   );
 
+  // Each entry names its Parameter Store parameter when the backend keeps them and they are on.
+  const parameters = backend.parameters ? graph.parameterPrefix : undefined;
   const layers: OutputsEntry[] = [];
   for (const b of graph.layerBuilds) {
     for (const region of b.layer.regions) {
@@ -71,6 +74,7 @@ export async function collectOutputs(
         ...(size?.unzipped !== undefined ? { unzippedBytes: size.unzipped } : {}),
         ...(unsettled.has(`${region}/${b.layerName}`) ? {} : { grants: desiredGrants(b.layer.share) }),
         ...(size?.packages ? { packages: size.packages } : {}),
+        ...(parameters !== undefined ? { parameter: parameterName(parameters, b.layer.name, b.rVersion, b.arch) } : {}),
       });
     }
   }
