@@ -24,10 +24,11 @@ import { renderText } from "../pipeline/lib/render/text.ts";
 import { FakeBuilder } from "./support/fake-builder.ts";
 import { BASE_YAML, DIGESTS, edit, manifestFrom } from "./support/manifests.ts";
 import { memoryBackend } from "./support/memory-backend.ts";
+import type { MemoryLayerParameters } from "./support/memory-backend.ts";
 import { TEST_OWNER } from "./support/seed.ts";
 
-type Memory = ReturnType<typeof memoryBackend> & { parameters: NonNullable<ReturnType<typeof memoryBackend>["parameters"]> };
-const withParameters = () => memoryBackend({ parameters: true }) as Memory;
+type Memory = ReturnType<typeof memoryBackend> & { parameters: MemoryLayerParameters };
+const withParameters = (): Memory => memoryBackend({ parameters: true });
 
 async function planOf(yaml: string, backend: Memory, prune = false): Promise<Plan> {
   const graph = computeBuildGraph(manifestFrom(yaml), DIGESTS);
