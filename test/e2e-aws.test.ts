@@ -26,6 +26,9 @@ defaults:
     accounts: ["111111111111"]
 artifacts:
   bucket: r-layers-{region}
+# Parameter Store has its own end-to-end test (e2e-parameters.test.ts); these count Lambda's steps.
+outputs:
+  parameters: false
 builder:
   project: r-lambda-layers
   region: us-east-1

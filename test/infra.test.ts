@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { before, describe, test } from "node:test";
 import { YAMLSeq, parse } from "yaml";
 import type { CollectionTag, ScalarTag } from "yaml";
-import { artifactObjectKey, artifactRecordKey, bucketName, publishedLayerName } from "../pipeline/lib/naming.ts";
+import { DEFAULT_PARAMETER_PREFIX, artifactObjectKey, artifactRecordKey, bucketName, parameterName, publishedLayerName } from "../pipeline/lib/naming.ts";
 import { REPO } from "./support/cli.ts";
 
 // ---- CloudFormation YAML -------------------------------------------------------------------
@@ -221,6 +221,35 @@ describe("infra/r-lambda-layers.yaml", () => {
     // The bucket the manifest names is the bucket each regional stack creates.
     assert.equal(bucketName("r-lambda-layers-artifacts-{region}", "eu-central-1"), "r-lambda-layers-artifacts-eu-central-1");
     assert.deepEqual(template.Outputs.ManifestArtifactsBucket!.Value, { "Fn::Sub": "${ArtifactBucketPrefix}-{region}" });
+  });
+
+  test("Parameter Store: the publishing role writes, tags and deletes under /r-lambda-layers/ only; the plan role only lists there", () => {
+    const base = "arn:${AWS::Partition}:ssm:*:${AWS::AccountId}:parameter";
+    const under = `${base}${DEFAULT_PARAMETER_PREFIX}/*`;
+    // The names the pipeline writes fall under the granted path (naming.ts).
+    assert.ok(parameterName(DEFAULT_PARAMETER_PREFIX, "runtime", "4.4.1", "arm64").startsWith(`${DEFAULT_PARAMETER_PREFIX}/`));
+    const ssmActions = (role: Resource) => statements(role).filter((s) => list(s.Action).some((a) => a.startsWith("ssm:")));
+    for (const [name, role] of Object.entries(roles)) {
+      for (const s of ssmActions(role)) {
+        for (const resource of list(s.Resource).map(text)) assert.ok(resource === under || resource === `${base}${DEFAULT_PARAMETER_PREFIX}`, `${name}/${s.Sid}: ${resource}`);
+      }
+    }
+    const publish = ssmActions(roles.PublishRole!);
+    const resourcesOf = (statementsOf: Statement[], action: string) => statementsOf.filter((s) => list(s.Action).includes(action)).flatMap((s) => list(s.Resource).map(text));
+    for (const action of ["ssm:PutParameter", "ssm:DeleteParameter", "ssm:AddTagsToResource"]) {
+      assert.deepEqual(resourcesOf(publish, action), [under], action);
+    }
+    // GetParametersByPath is authorized on the path itself; the tags are read per parameter.
+    for (const role of [roles.PublishRole!, roles.PlanRole!]) {
+      assert.deepEqual(resourcesOf(ssmActions(role), "ssm:GetParametersByPath").sort(), [`${base}${DEFAULT_PARAMETER_PREFIX}`, under]);
+      assert.ok(resourcesOf(ssmActions(role), "ssm:ListTagsForResource").includes(under));
+    }
+    const planSsm = ssmActions(roles.PlanRole!).flatMap((s) => list(s.Action));
+    assert.deepEqual(planSsm.filter(isWrite), [], "the plan role writes no parameter");
+    for (const [name, role] of Object.entries(roles)) {
+      if (name === "PublishRole") continue;
+      assert.deepEqual(statements(role).flatMap((s) => list(s.Action)).filter((a) => /^ssm:(Put|Delete|AddTags)/.test(a)), [], name);
+    }
   });
 
   test("the plan role has no write action", () => {

@@ -23,6 +23,8 @@ describe("manifest types and schema", async () => {
     ["layer", schema.definitions?.layer],
     ["share", schema.definitions?.share],
     ["builder", schema.properties?.builder],
+    ["outputs", schema.properties?.outputs],
+    ["parameters", schema.definitions?.parameters],
   ];
   for (const [name, node] of cases) {
     it(`${name}: the same fields in the types as in the schema`, () => {

@@ -63,6 +63,7 @@ describe("tsx pipeline/plan.ts", () => {
       [
         ["build-layer:solo:4.4.1:x86_64", "inputs changed (packages changed: +gbm)"],
         ["publish:solo:4.4.1:x86_64:eu-west-1", "published version 1 carries another key (packages changed: +gbm)"],
+        ["parameter:solo:4.4.1:x86_64:eu-west-1", "points to the version the publish creates (now version 1)"],
       ],
     );
   });

@@ -1,6 +1,7 @@
 /**
  * The one place that says how things are named: published layer names, every object key a state
- * store holds (artifacts, records, metadata, outputs index, lock, source bundles), and the build-key marker in a layer version's description. Everything that needs a name asks
+ * store holds (artifacts, records, metadata, outputs index, lock, source bundles), the build-key marker in a layer version's description,
+ * and the Parameter Store names that hold each publication's current ARN. Everything that needs a name asks
  * here, so the planner, the adapters and the build scripts cannot drift apart.
  */
 import { InternalError } from "./errors.ts";
@@ -63,6 +64,41 @@ export const LOCAL_LOCK_FILE = "lock.json";
 /** The local folder backend's record of one layer's versions in one region. */
 export function localPublishedKey(region: string, layerName: string): string {
   return `published/${region}/${layerName}.json`;
+}
+
+/**
+ * Parameter Store: each publication's current version ARN, for infrastructure code to resolve at
+ * deploy time (`{{resolve:ssm:/r-lambda-layers/runtime/4.4.1/x86_64}}`). The manifest's
+ * `outputs.parameters.prefix` is the first part; layer, R version and architecture follow.
+ */
+export const DEFAULT_PARAMETER_PREFIX = "/r-lambda-layers";
+
+/** `/r-lambda-layers`, `runtime`, `4.4.1`, `x86_64` → `/r-lambda-layers/runtime/4.4.1/x86_64`. */
+export function parameterName(prefix: string, layer: string, rVersion: string, arch: Arch): string {
+  return `${prefix}/${layer}/${rVersion}/${arch}`;
+}
+
+/** The longest parameter name a layer can produce, for the length check at validation time. */
+export function longestParameterName(prefix: string, layer: string, rVersions: readonly string[], arches: readonly Arch[]): string {
+  let longest = "";
+  for (const r of rVersions) {
+    for (const arch of arches) {
+      const name = parameterName(prefix, layer, r, arch);
+      if (name.length > longest.length) longest = name;
+    }
+  }
+  return longest;
+}
+
+/**
+ * The tag every parameter this pipeline creates carries, valued with its owner (pipelineOwner):
+ * a parameter without it, or with another owner's, is never written or deleted.
+ */
+export const PARAMETER_OWNER_TAG = "r-lambda-layers:owner";
+
+/** The local folder backend's parameters of one region. */
+export function localParametersKey(region: string): string {
+  return `parameters/${region}.json`;
 }
 
 /** The build scripts zipped for CodeBuild, keyed by their digest. */

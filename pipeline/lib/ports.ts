@@ -23,6 +23,12 @@ export interface Backend {
   readonly description: StateDescription;
   readonly artifacts: ArtifactStore;
   readonly layers: PublishedLayers;
+  /**
+   * Where each publication's current ARN is kept for infrastructure code (Parameter Store).
+   * A backend without such a store (another cloud's; the in-memory fake unless asked for) has
+   * none, and plans against it have no parameter actions.
+   */
+  readonly parameters?: LayerParameters;
 }
 
 export interface ArtifactRef {
@@ -72,6 +78,8 @@ export interface OutputsEntry {
   readonly grants?: readonly Grant[];
   /** The R packages the version carries, with versions (from its build's metadata), sorted by name. */
   readonly packages?: readonly CarriedPackage[];
+  /** The Parameter Store parameter that holds this ARN (naming.parameterName), when parameters are on. */
+  readonly parameter?: string;
 }
 
 export interface CarriedPackage {
@@ -134,6 +142,42 @@ export interface PublishedLayers {
   addGrant(region: string, layerName: string, version: number, grant: Grant): Promise<void>;
   removeGrant(region: string, layerName: string, version: number, grant: Grant): Promise<void>;
   deleteVersion(region: string, layerName: string, version: number): Promise<void>;
+}
+
+/** A String parameter as Parameter Store lists it. */
+export interface StoredParameter {
+  readonly name: string;
+  readonly value: string;
+}
+
+export interface ParameterWrite {
+  readonly region: string;
+  readonly name: string;
+  readonly value: string;
+  /** The owner tag's value (naming.PARAMETER_OWNER_TAG): a parameter this call creates is tagged with it. */
+  readonly owner: string;
+  /**
+   * `create`: the parameter is expected not to exist (it is created tagged; if it exists after
+   * all, it is overwritten only when it carries `owner`). `update`: it exists and is ours.
+   */
+  readonly change: "create" | "update";
+}
+
+/**
+ * Parameter Store, as far as the pipeline uses it: String parameters under one path, each
+ * holding a publication's current version ARN, tagged with the owner so only this pipeline's
+ * own are ever written or deleted. Reading is one paginated listing per region; tags are read
+ * only for the parameters a plan would change.
+ */
+export interface LayerParameters {
+  /** Every parameter under `path` (recursively) in a region, from one paginated listing (GetParametersByPath). */
+  list(region: string, path: string): Promise<StoredParameter[]>;
+  /** The value of the owner tag (naming.PARAMETER_OWNER_TAG) on a parameter; undefined when it has none. */
+  readOwner(region: string, name: string): Promise<string | undefined>;
+  /** Creates (tagged) or overwrites a String parameter. */
+  put(write: ParameterWrite): Promise<void>;
+  /** Deletes a parameter; one that is already gone is not an error. */
+  delete(region: string, name: string): Promise<void>;
 }
 
 /** Who holds the reconcile lock, and until when. */

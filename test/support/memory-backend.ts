@@ -11,13 +11,15 @@ import type {
   ArtifactRef,
   ArtifactStore,
   Grant,
+  LayerParameters,
   OutputsIndex,
+  ParameterWrite,
   PublishRequest,
   PublishedLayers,
   PublishedVersion,
 } from "../../pipeline/lib/ports.ts";
 import { grantId } from "../../pipeline/lib/grants.ts";
-import { artifactObjectKey, describedBy } from "../../pipeline/lib/naming.ts";
+import { PARAMETER_OWNER_TAG, artifactObjectKey, describedBy } from "../../pipeline/lib/naming.ts";
 
 export class CallLog {
   readonly calls: string[] = [];
@@ -155,8 +157,53 @@ export class MemoryPublishedLayers implements PublishedLayers {
   }
 }
 
-export function memoryBackend(): Backend & { artifacts: MemoryArtifactStore; layers: MemoryPublishedLayers; log: CallLog } {
+/** Parameter Store in memory: values and tags per region and name; overwriting keeps the tags. */
+export class MemoryLayerParameters implements LayerParameters {
+  readonly regions = new Map<string, Map<string, { value: string; tags: Record<string, string> }>>();
+  constructor(readonly log = new CallLog()) {}
+
+  private region(region: string) {
+    let byName = this.regions.get(region);
+    if (!byName) this.regions.set(region, (byName = new Map()));
+    return byName;
+  }
+  /** Puts a parameter as someone else would (tests of foreign parameters); no tags unless given. */
+  seed(region: string, name: string, value: string, tags: Record<string, string> = {}): void {
+    this.region(region).set(name, { value, tags });
+  }
+  async list(region: string, path: string) {
+    this.log.record("parameters.list");
+    return [...this.region(region)].filter(([name]) => name.startsWith(`${path}/`)).map(([name, p]) => ({ name, value: p.value }));
+  }
+  async readOwner(region: string, name: string) {
+    this.log.record("parameters.readOwner");
+    return this.region(region).get(name)?.tags[PARAMETER_OWNER_TAG];
+  }
+  async put(write: ParameterWrite) {
+    this.log.record("parameters.put");
+    const existing = this.region(write.region).get(write.name);
+    this.region(write.region).set(write.name, { value: write.value, tags: existing?.tags ?? { [PARAMETER_OWNER_TAG]: write.owner } });
+  }
+  async delete(region: string, name: string) {
+    this.log.record("parameters.delete");
+    this.region(region).delete(name);
+  }
+}
+
+type MemoryBackend = Backend & { artifacts: MemoryArtifactStore; layers: MemoryPublishedLayers; log: CallLog };
+
+/** The fakes behind one call log; `parameters: true` adds a parameter store (off by default, like a backend without one). */
+// (The overload without options comes last: it is what ReturnType<typeof memoryBackend> names.)
+export function memoryBackend(options: { parameters: true }): MemoryBackend & { parameters: MemoryLayerParameters };
+export function memoryBackend(): MemoryBackend;
+export function memoryBackend(options: { parameters?: boolean } = {}): MemoryBackend & { parameters?: MemoryLayerParameters } {
   const log = new CallLog();
   const description: StateDescription = { backend: "memory", location: "memory" };
-  return { description, artifacts: new MemoryArtifactStore(log), layers: new MemoryPublishedLayers(log), log };
+  return {
+    description,
+    artifacts: new MemoryArtifactStore(log),
+    layers: new MemoryPublishedLayers(log),
+    log,
+    ...(options.parameters ? { parameters: new MemoryLayerParameters(log) } : {}),
+  };
 }

@@ -8,7 +8,10 @@ import { desiredGrants } from "../../pipeline/lib/grants.ts";
 import { LAYER_RUNTIMES } from "../../pipeline/lib/lambda.ts";
 import { artifactObjectKey, pipelineOwner, versionDescription } from "../../pipeline/lib/naming.ts";
 import type { BuildRecord } from "../../pipeline/lib/keys/inputs.ts";
-import type { Backend } from "../../pipeline/lib/ports.ts";
+import type { Backend, LayerParameters } from "../../pipeline/lib/ports.ts";
+import { LocalArtifactStore } from "../../pipeline/lib/adapters/local/state.ts";
+import { LocalLayerParameters } from "../../pipeline/lib/adapters/local/parameters.ts";
+import { publicationParameter } from "../../pipeline/lib/plan/parameters.ts";
 
 /** The owner of the test manifests (test/support/manifests.ts): their artifact bucket template. */
 export const TEST_OWNER = pipelineOwner("acme-r-layers-{region}");
@@ -23,7 +26,17 @@ export async function storeArtifact(backend: Backend, ref: ArtifactRef, inputs: 
   await backend.artifacts.writeRecord(ref, { version: 1, key: ref.key, inputs });
 }
 
+/**
+ * Where a complete reconcile leaves the parameters: the backend's store, or for a local folder
+ * given without one, the folder's own (the CLI opens it with one).
+ */
+function parameterStore(backend: Backend): LayerParameters | undefined {
+  if (backend.parameters) return backend.parameters;
+  return backend.artifacts instanceof LocalArtifactStore ? new LocalLayerParameters(backend.artifacts.root) : undefined;
+}
+
 export async function seedReconciled(backend: Backend, graph: BuildGraph): Promise<void> {
+  const parameters = parameterStore(backend);
   for (const b of graph.rBuilds) await storeArtifact(backend, { kind: "r", key: b.key }, b.inputs);
   for (const b of graph.layerBuilds) {
     await storeArtifact(backend, { kind: "layer", key: b.key }, b.inputs);
@@ -39,6 +52,8 @@ export async function seedReconciled(backend: Backend, graph: BuildGraph): Promi
         compatibleRuntimes: b.publication.runtimes,
       });
       for (const grant of desiredGrants(b.layer.share)) await backend.layers.addGrant(region, b.layerName, v.version, grant);
+      const name = publicationParameter(graph, b);
+      if (parameters && name) await parameters.put({ region, name, value: v.arn, owner: graph.owner, change: "create" });
     }
   }
 }

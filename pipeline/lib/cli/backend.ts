@@ -8,6 +8,7 @@ import { LocalBuilder } from "../adapters/local/builder.ts";
 import type { Manifest } from "../manifest/types.ts";
 import type { Backend } from "../ports.ts";
 import { LocalArtifactStore, LocalPublishedLayers, LocalStateLock } from "../adapters/local/state.ts";
+import { LocalLayerParameters } from "../adapters/local/parameters.ts";
 import type { Builder, StateLock } from "../ports.ts";
 
 export type BackendName = "local" | "aws";
@@ -43,6 +44,7 @@ export function createWorkspace(name: BackendName, manifest: Manifest, options: 
           description: { backend: "local", location: relative(process.cwd(), root) || "." },
           artifacts: new LocalArtifactStore(root),
           layers: new LocalPublishedLayers(root),
+          parameters: new LocalLayerParameters(root),
         },
         lock: new LocalStateLock(root),
         builder: new LocalBuilder(root, options.buildMode, options.buildEnv),

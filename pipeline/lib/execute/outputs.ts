@@ -8,6 +8,7 @@ import type { Backend } from "../ports.ts";
 import type { CarriedPackage, OutputsEntry, OutputsIndex, PublishedVersion } from "../ports.ts";
 import { mapLimit } from "../util/concurrency.ts";
 import { desiredGrants } from "../grants.ts";
+import { parameterName } from "../naming.ts";
 
 /**
  * `unsettled` names publications (`region/layer-name`) whose grants this run may have left
@@ -24,10 +25,16 @@ export async function collectOutputs(
   const { commit, unsettled = new Set<string>() } = options;
   const regions = [...new Set(graph.layerBuilds.flatMap((b) => b.layer.regions))].sort();
   const heads = new Map<string, Map<string, PublishedVersion>>();
+  // Parameters (when on and kept): an entry names its parameter only when it holds the entry's ARN.
+  const store = graph.parameterPrefix !== undefined ? backend.parameters : undefined;
+  const held = new Map<string, string>();
   const [previous] = await Promise.all([
     backend.artifacts.readOutputs(),
     mapLimit(regions, 8, async (region) => {
       heads.set(region, new Map((await backend.layers.listLatest(region)).map((v) => [v.layerName, v])));
+    }),
+    mapLimit(store ? regions : [], 8, async (region) => {
+      for (const p of await store!.list(region, graph.parameterPrefix!)) held.set(`${region}\u0000${p.name}`, p.value);
     }),
   ]);
 
@@ -52,6 +59,11 @@ export async function collectOutputs(
     },
   );
 
+  const parameterOf = (region: string, arn: string, layer: string, r: string, arch: OutputsEntry["arch"]): { parameter?: string } => {
+    if (!store || graph.parameterPrefix === undefined) return {};
+    const name = parameterName(graph.parameterPrefix, layer, r, arch);
+    return held.get(`${region}\u0000${name}`) === arn ? { parameter: name } : {};
+  };
   const layers: OutputsEntry[] = [];
   for (const b of graph.layerBuilds) {
     for (const region of b.layer.regions) {
@@ -71,6 +83,7 @@ export async function collectOutputs(
         ...(size?.unzipped !== undefined ? { unzippedBytes: size.unzipped } : {}),
         ...(unsettled.has(`${region}/${b.layerName}`) ? {} : { grants: desiredGrants(b.layer.share) }),
         ...(size?.packages ? { packages: size.packages } : {}),
+        ...parameterOf(region, head.arn, b.layer.name, b.rVersion, b.arch),
       });
     }
   }

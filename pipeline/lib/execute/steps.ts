@@ -13,6 +13,7 @@ import type { Backend } from "../ports.ts";
 import type { ArtifactRef, Builder } from "../ports.ts";
 import { describeGrant } from "../grants.ts";
 import { StepFailure } from "./executor.ts";
+import { runParameterStep } from "./parameter-step.ts";
 import type { StepRunner } from "./executor.ts";
 import { InternalError } from "../errors.ts";
 
@@ -145,6 +146,8 @@ export function createStepRunner(ctx: StepContext): StepRunner {
         for (const version of action.versions) await layers.deleteVersion(action.region, action.layerName, version);
         return `deleted version${action.versions.length === 1 ? "" : "s"} ${action.versions.join(", ")}`;
       }
+      case "parameter":
+        return runParameterStep(action, ctx.backend, ctx.graph.owner);
       default:
         // A new action kind without a step here does not compile.
         return unreachable(action);

@@ -49,6 +49,11 @@ export interface PublicationAttributes {
 export interface BuildGraph {
   /** Which copy of the pipeline this is (naming.pipelineOwner): it only prunes and grants its own versions. */
   readonly owner: string;
+  /**
+   * Where each publication's current ARN goes in Parameter Store (the manifest's
+   * `outputs.parameters.prefix`); undefined when parameters are off. Not part of any build key.
+   */
+  readonly parameterPrefix?: string;
   readonly rBuilds: readonly RBuild[];
   /** In build order: a layer comes after the layers it stacks on. */
   readonly layerBuilds: readonly LayerBuild[];
@@ -152,8 +157,10 @@ export function computeBuildGraph(manifest: Manifest, digests: SourceDigests, lo
 
   // R builds in the manifest's version order, x86_64 before arm64, whatever order layers asked for them.
   const order = (b: RBuild) => manifest.rVersions.indexOf(b.rVersion) * 2 + (b.arch === "arm64" ? 1 : 0);
+  const parameters = manifest.outputs.parameters;
   return {
     owner,
+    ...(parameters ? { parameterPrefix: parameters.prefix } : {}),
     rBuilds: [...rBuilds.values()].sort((a, b) => order(a) - order(b)),
     layerBuilds: [...layerBuilds.values()],
   };

@@ -2,7 +2,8 @@
  * Turns schema-valid, rule-checked manifest data into the `Manifest` the planner uses: defaults
  * applied, lists sorted and de-duplicated, stacking made explicit.
  */
-import type { Arch, Builder, Layer, LayerType, Manifest, Sharing } from "./types.ts";
+import { DEFAULT_PARAMETER_PREFIX } from "../naming.ts";
+import type { Arch, Builder, Layer, LayerType, Manifest, Outputs, Sharing } from "./types.ts";
 
 interface RawShare {
   accounts?: string[];
@@ -29,11 +30,20 @@ interface RawLayer extends RawLayerFields {
   stacksOn?: string[];
 }
 
+interface RawParameters {
+  prefix?: string;
+}
+
+interface RawOutputs {
+  parameters?: RawParameters | boolean;
+}
+
 export interface RawManifest {
   version: 1;
   r: { versions: string[] };
   defaults?: RawLayerFields;
   artifacts: { bucket: string };
+  outputs?: RawOutputs;
   builder: {
     project: string;
     region: string;
@@ -52,7 +62,9 @@ export interface RawManifest {
  */
 const fields = <T>() => <F extends Record<keyof T, true>>(f: F & Record<Exclude<keyof F, keyof T>, never>) => Object.keys(f).sort();
 export const RAW_FIELDS = {
-  manifest: fields<RawManifest>()({ version: true, r: true, defaults: true, artifacts: true, builder: true, layers: true }),
+  manifest: fields<RawManifest>()({ version: true, r: true, defaults: true, artifacts: true, outputs: true, builder: true, layers: true }),
+  outputs: fields<RawOutputs>()({ parameters: true }),
+  parameters: fields<RawParameters>()({ prefix: true }),
   defaults: fields<RawLayerFields>()({ r: true, architectures: true, regions: true, repository: true, retain: true, share: true, license: true }),
   layer: fields<RawLayer>()({
     name: true, type: true, description: true, packages: true, systemLibraries: true, stacksOn: true,
@@ -93,6 +105,13 @@ function sharing(share: RawShare | undefined): Sharing {
     ...(share?.organization ? { organization: share.organization } : {}),
     public: share?.public ?? false,
   };
+}
+
+/** Parameters are on unless `parameters: false`; `true` or `{}` means the default prefix. */
+function outputs(raw: RawOutputs | undefined): Outputs {
+  const p = raw?.parameters ?? true;
+  if (p === false) return { parameters: false };
+  return { parameters: { prefix: (p === true ? undefined : p.prefix) ?? DEFAULT_PARAMETER_PREFIX } };
 }
 
 export function resolveManifest(raw: RawManifest, file: string, warnings: readonly string[]): Manifest {
@@ -137,6 +156,7 @@ export function resolveManifest(raw: RawManifest, file: string, warnings: readon
     rVersions: [...declared],
     layers,
     artifacts: { bucket: raw.artifacts.bucket },
+    outputs: outputs(raw.outputs),
     builder,
     warnings,
   };

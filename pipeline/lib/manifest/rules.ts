@@ -9,7 +9,15 @@
  */
 import type { Problem } from "../errors.ts";
 import { DESCRIPTION_MAX, LAYER_NAME_MAX, LAYERS_PER_FUNCTION } from "../lambda.ts";
-import { bucketName, longestPublishedName, longestVersionDescription, pipelineOwner, s3BucketNameProblem } from "../naming.ts";
+import {
+  DEFAULT_PARAMETER_PREFIX,
+  bucketName,
+  longestParameterName,
+  longestPublishedName,
+  longestVersionDescription,
+  pipelineOwner,
+  s3BucketNameProblem,
+} from "../naming.ts";
 import { quote } from "./quote.ts";
 import { DEFAULT_ARCHITECTURES, RUNTIME_PACKAGES, effectiveStacksOn } from "./resolve.ts";
 import { formatPath } from "./source.ts";
@@ -346,6 +354,8 @@ export function checkRules(source: ManifestSource, options: RuleOptions = {}): R
     }
   }
 
+  checkParameterNames(root, layers, rVersionsOf, archesOf, error, rejected);
+
   // A declared R version no layer targets would never be built: say so rather than ignore it.
   const targeted = new Set(layers.flatMap(rVersionsOf));
   strings(rec(root.r)?.versions).forEach((v, i) => {
@@ -353,6 +363,48 @@ export function checkRules(source: ManifestSource, options: RuleOptions = {}): R
   });
 
   return { errors, warnings };
+}
+
+/** Parameter Store's limits on a name (PutParameter): the whole name, its depth, its first segment, its characters. */
+export const PARAMETER_NAME_MAX = 1011;
+export const PARAMETER_DEPTH_MAX = 15;
+const PARAMETER_CHARACTERS = /^[A-Za-z0-9_.\-/]+$/;
+
+/**
+ * The parameters a reconcile writes (`outputs.parameters`) must be names Parameter Store accepts:
+ * the prefix's first segment is not `aws` or `ssm` (reserved), and every layer's longest name
+ * (prefix, layer, R version, architecture) fits the length and depth limits.
+ */
+function checkParameterNames(
+  root: Rec,
+  layers: readonly LayerView[],
+  rVersionsOf: (layer: LayerView) => string[],
+  archesOf: (layer: LayerView) => Arch[],
+  error: (path: ManifestPath, message: string) => void,
+  rejected: (path: string) => boolean,
+): void {
+  const parameters = rec(root.outputs)?.parameters;
+  if (parameters === false || rejected("outputs.parameters") || rejected("outputs.parameters.prefix")) return;
+  const raw = rec(parameters)?.prefix;
+  const prefix = typeof raw === "string" ? raw : DEFAULT_PARAMETER_PREFIX;
+  const at: ManifestPath = typeof raw === "string" ? ["outputs", "parameters", "prefix"] : ["outputs"];
+  const first = prefix.split("/")[1] ?? "";
+  if (/^(aws|ssm)/i.test(first)) {
+    error(at, `Parameter Store reserves names that begin with "aws" or "ssm" (any case); choose another first segment than ${quote(first)}`);
+    return;
+  }
+  for (const layer of layers) {
+    if (layer.name === undefined) continue;
+    const longest = longestParameterName(prefix, layer.name, rVersionsOf(layer), archesOf(layer));
+    const where = typeof raw === "string" ? at : ["layers", layer.index, "name"];
+    if (!PARAMETER_CHARACTERS.test(longest)) {
+      error(where, `parameter name ${quote(longest)} has characters Parameter Store does not allow: letters, digits, "_", ".", "-" and "/" only`);
+    } else if (longest.length > PARAMETER_NAME_MAX) {
+      error(where, `parameter name ${quote(longest)} would be ${longest.length} characters; Parameter Store allows ${PARAMETER_NAME_MAX}`);
+    } else if (longest.split("/").length - 1 > PARAMETER_DEPTH_MAX) {
+      error(where, `parameter name ${quote(longest)} would be ${longest.split("/").length - 1} levels deep; Parameter Store allows ${PARAMETER_DEPTH_MAX}`);
+    }
+  }
 }
 
 /**

@@ -12,7 +12,8 @@ import type { ManifestPath, ManifestSource } from "./source.ts";
 export const SCHEMA_PATH = new URL("../../../schema/layers.schema.json", import.meta.url);
 
 function validator(): ValidateFunction {
-  return schemaValidator("layers", SCHEMA_PATH, { verbose: true });
+  // Union types: `outputs.parameters` is a mapping or true/false.
+  return schemaValidator("layers", SCHEMA_PATH, { verbose: true, allowUnionTypes: true });
 }
 
 function pathOf(instancePath: string): (string | number)[] {
@@ -62,7 +63,7 @@ function describe(e: ErrorObject): { path: ManifestPath; message: string; keyOf?
     case "type":
       return {
         path,
-        message: `expected ${TYPE_WORDS[String(params.type)] ?? String(params.type)}, got ${typeName(e.data)}${
+        message: `expected ${String(params.type).split(",").map((t) => TYPE_WORDS[t] ?? t).join(" or ")}, got ${typeName(e.data)}${
           typeof hint === "string" ? `: write ${hint}` : ""
         }`,
       };

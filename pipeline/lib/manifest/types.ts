@@ -31,6 +31,15 @@ export interface Artifacts {
   readonly bucket: string;
 }
 
+/** What a reconcile leaves for function owners besides the outputs index. */
+export interface Outputs {
+  /**
+   * Parameter Store parameters with each publication's current version ARN, named
+   * `naming.parameterName(prefix, …)`; `false` when the manifest turns them off.
+   */
+  readonly parameters: { readonly prefix: string } | false;
+}
+
 export interface Layer {
   readonly name: string;
   readonly type: LayerType;
@@ -56,6 +65,7 @@ export interface Manifest {
   readonly rVersions: readonly string[];
   readonly layers: readonly Layer[];
   readonly artifacts: Artifacts;
+  readonly outputs: Outputs;
   readonly builder: Builder;
   /** Non-fatal findings (e.g. an unpinned package repository), already formatted `file:line:col: message`. */
   readonly warnings: readonly string[];

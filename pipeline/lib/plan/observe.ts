@@ -6,7 +6,8 @@
  * `refreshGrants` asks for the live policies (drift checks, reconciles); build records only for
  * keys that changed; version lists only when pruning; and artifacts only where a publication
  * needs a new version (then down the builds it needs), so a plan with nothing to do asks the
- * artifact store nothing.
+ * artifact store nothing. Parameters (when on): one listing per region under the prefix, and
+ * owner tags only of the parameters the plan would write or delete (parameters.ts).
  */
 import type { BuildGraph } from "../keys/graph.ts";
 import type { BuildInputs } from "../keys/inputs.ts";
@@ -14,7 +15,8 @@ import type { ArtifactKind } from "../naming.ts";
 import type { Backend, Grant, PublishedVersion } from "../ports.ts";
 import { createLimiter } from "../util/concurrency.ts";
 import { artifactId, isOurs, isStale, neededBuilds, publications } from "./needs.ts";
-import type { ObservedState, PublishedLayerState } from "./types.ts";
+import { ownersNeeded, parameterNeeds } from "./parameters.ts";
+import type { ObservedParameter, ObservedState, PublishedLayerState } from "./types.ts";
 
 export interface ObserveOptions {
   readonly prune: boolean;
@@ -111,6 +113,38 @@ export async function observe(graph: BuildGraph, backend: Backend, options: Obse
     })(),
   );
 
+  // Parameters: one listing per region read; owner tags of those a change would touch.
+  const store = graph.parameterPrefix !== undefined ? backend.parameters : undefined;
+  const parameters = new Map<string, Map<string, ObservedParameter>>();
+  if (store && graph.parameterPrefix !== undefined) {
+    const prefix = graph.parameterPrefix;
+    reads.push(
+      (async () => {
+        await Promise.all(
+          regions.map((region) =>
+            limit(async () => void parameters.set(region, new Map((await store.list(region, prefix)).map((p) => [p.name, { name: p.name, value: p.value }])))),
+          ),
+        );
+        const needs = parameterNeeds({ graph, publications: all, existing: parameters, prune: options.prune });
+        await Promise.all(
+          ownersNeeded(needs).map(({ region, name }) =>
+            limit(async () => {
+              const byName = parameters.get(region);
+              const seen = byName?.get(name);
+              if (byName && seen) byName.set(name, { ...seen, owner: (await store.readOwner(region, name)) ?? null });
+            }),
+          ),
+        );
+      })(),
+    );
+  }
+
   await Promise.all(reads);
-  return { description: backend.description, artifacts, records, published: published as ReadonlyMap<string, ReadonlyMap<string, PublishedLayerState>> };
+  return {
+    description: backend.description,
+    artifacts,
+    records,
+    published: published as ReadonlyMap<string, ReadonlyMap<string, PublishedLayerState>>,
+    ...(store ? { parameters } : {}),
+  };
 }

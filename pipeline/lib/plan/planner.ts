@@ -1,20 +1,23 @@
 /**
  * The planner: manifest (as a build graph) + observed state + clock in, plan out. Pure and
- * synchronous; everything it knows arrives as an argument. It runs in four steps, each a
+ * synchronous; everything it knows arrives as an argument. It runs in five steps, each a
  * function below: which publications need a new version (needs.ts, shared with observe), which
- * builds those need, then per layer its builds, publishes, grants and pruning, then orphans.
+ * builds those need, then per layer its builds, publishes, grants and pruning, then orphans,
+ * then the Parameter Store parameters that point at current versions (parameters.ts).
  *
  * Artifacts are a cache: an artifact is built when it is missing and something planned needs it
  * (a publish, or a build that links against it), so a published layer whose zip expired from the
  * bucket is not rebuilt for nothing.
  */
 import { InternalError } from "../errors.ts";
+import { PARAMETER_OWNER_TAG } from "../naming.ts";
 import type { Grant } from "../grants.ts";
 import { describeGrant, desiredGrants, grantId } from "../grants.ts";
 import type { BuildGraph, LayerBuild } from "../keys/graph.ts";
 import { attributeChanges } from "../publication.ts";
 import { artifactId, isOurs, isStale, neededBuilds, publications } from "./needs.ts";
 import type { Publication } from "./needs.ts";
+import { parameterNeeds } from "./parameters.ts";
 import { explainChange } from "./reasons.ts";
 import { lockedChanges } from "./package-changes.ts";
 import type {
@@ -23,6 +26,7 @@ import type {
   CompileRAction,
   GrantAction,
   ObservedState,
+  ParameterAction,
   Plan,
   PruneAction,
   PublicationTarget,
@@ -63,7 +67,8 @@ export function plan(input: PlanInput): Plan {
     },
   };
 
-  const stale = publications(graph, (region, layerName) => view.published(region, layerName)?.latest).filter(isStale);
+  const all = publications(graph, (region, layerName) => view.published(region, layerName)?.latest);
+  const stale = all.filter(isStale);
   const { compileActions, buildActions } = planBuilds(graph, observed, stale, view);
   const perLayer = planLayers(graph, stale, buildActions, view, input.prune);
   // Layers this pipeline published that the manifest no longer names: deleted with --prune;
@@ -71,8 +76,9 @@ export function plan(input: PlanInput): Plan {
   const found = planOrphans(observed, perLayer.declared, graph.owner);
   const orphans = input.prune ? found : [];
   const orphaned = input.prune ? [] : found.map((o) => ({ layerName: o.layerName, region: o.region }));
+  const parameters = planParameters(graph, observed, all, perLayer.actions, input.prune);
 
-  const actions: Action[] = [...compileActions, ...perLayer.actions, ...orphans];
+  const actions: Action[] = [...compileActions, ...perLayer.actions, ...orphans, ...parameters.actions];
   return {
     version: PLAN_FORMAT_VERSION,
     generatedAt: input.now.toISOString(),
@@ -86,10 +92,12 @@ export function plan(input: PlanInput): Plan {
       grant: actions.filter((a) => a.kind === "grant").length,
       prune: actions.filter((a) => a.kind === "prune").length,
       unchanged: perLayer.unchanged,
+      ...(observed.parameters ? { parameters: parameters.actions.length } : {}),
     },
     warnings: [
       ...(input.warnings ?? []),
       ...orphaned.map((o) => `${o.layerName} in ${o.region} is no longer in the manifest; a reconcile with --prune deletes it`),
+      ...parameters.warnings,
     ],
     ...(orphaned.length ? { orphaned } : {}),
   };
@@ -311,4 +319,79 @@ function grantAction(
     ...(remove.length ? [`version ${version} is shared with ${remove.map(describeGrant).join(", ")}, which the manifest does not list`] : []),
   ];
   return { ...base, version, dependsOn: [], change: "update", add, remove, reason: parts.join("; ") };
+}
+
+/** `version 3` for a layer version ARN, else the value quoted. */
+function pointsTo(value: string): string {
+  const version = /^arn:[^:]+:lambda:[^:]+:\d+:layer:[^:]+:(\d+)$/.exec(value)?.[1];
+  return version ? `version ${version}` : JSON.stringify(value);
+}
+
+/**
+ * Step 5: each publication's parameter points at its current version (after the publish and the
+ * grants of a new one, so nobody resolves a version they cannot use yet); with pruning, the
+ * parameters of layers that are gone are deleted. A parameter this pipeline does not own (no
+ * owner tag, or another copy's) is never touched: the plan warns instead.
+ */
+function planParameters(
+  graph: BuildGraph,
+  observed: ObservedState,
+  all: readonly Publication[],
+  layerActions: readonly Action[],
+  prune: boolean,
+): { actions: ParameterAction[]; warnings: string[] } {
+  if (!observed.parameters) return { actions: [], warnings: [] };
+  const needs = parameterNeeds({ graph, publications: all, existing: observed.parameters, prune });
+  const actions: ParameterAction[] = [];
+  const warnings: string[] = [];
+  const before = new Map<string, string[]>();
+  for (const a of layerActions) {
+    if (a.kind !== "publish" && a.kind !== "grant") continue;
+    const at = `${a.region}/${a.layerName}`;
+    before.set(at, [...(before.get(at) ?? []), a.id]);
+  }
+  for (const need of needs) {
+    const observedParameter = observed.parameters.get(need.region)?.get(need.name);
+    if (need.existing) {
+      const owner = observedParameter?.owner;
+      if (owner === undefined) throw new InternalError(`the plan needs the owner of parameter ${need.name} in ${need.region}, which was not observed`);
+      if (owner !== graph.owner) {
+        const tag = owner === null ? `has no ${PARAMETER_OWNER_TAG} tag` : `belongs to another owner (${PARAMETER_OWNER_TAG}=${owner})`;
+        const would = need.kind === "delete" ? "be deleted" : `point to ${need.value ? pointsTo(need.value) : "the version this plan publishes"}`;
+        warnings.push(`parameter ${need.name} in ${need.region} ${tag}, so it is left as it is (it holds ${pointsTo(need.existing.value)}; it would ${would}): delete it, or tag it ${PARAMETER_OWNER_TAG}=${graph.owner}, for this pipeline to manage it`);
+        continue;
+      }
+    }
+    const target = need.build
+      ? { layer: need.build.layer.name, layerName: need.build.layerName, r: need.build.rVersion, arch: need.build.arch }
+      : {};
+    const now = need.existing ? ` (now ${pointsTo(need.existing.value)})` : "";
+    if (need.kind === "delete") {
+      actions.push({
+        kind: "parameter",
+        id: `parameter:${need.region}:${need.name}`,
+        dependsOn: [],
+        change: "delete",
+        region: need.region,
+        name: need.name,
+        ...target,
+        reason: need.build ? `layer pruned from ${need.region}${now}` : `layer pruned: no longer in the manifest${now}`,
+      });
+      continue;
+    }
+    const b = need.build;
+    actions.push({
+      kind: "parameter",
+      id: `parameter:${b.layer.name}:${b.rVersion}:${b.arch}:${need.region}`,
+      dependsOn: need.value === undefined ? (before.get(`${need.region}/${b.layerName}`) ?? []) : [],
+      change: need.existing ? "update" : "create",
+      region: need.region,
+      name: need.name,
+      ...target,
+      key: b.key,
+      ...(need.value !== undefined ? { value: need.value } : {}),
+      reason: `${need.version !== undefined ? `points to version ${need.version}` : "points to the version the publish creates"}${now}`,
+    });
+  }
+  return { actions, warnings };
 }

@@ -76,7 +76,27 @@ export interface PruneAction extends ActionBase {
   readonly versions: readonly number[];
 }
 
-export type Action = CompileRAction | BuildLayerAction | PublishAction | GrantAction | PruneAction;
+/**
+ * One Parameter Store parameter in one region: written with the current version's ARN of a
+ * publication (`create`, `update`), or deleted with its layer (`delete`, when pruning).
+ */
+export interface ParameterAction extends ActionBase {
+  readonly kind: "parameter";
+  readonly region: string;
+  /** The parameter's name, e.g. `/r-lambda-layers/runtime/4.4.1/x86_64`. */
+  readonly name: string;
+  /** The publication it belongs to; absent when deleting a parameter of a layer no longer in the manifest. */
+  readonly layer?: string;
+  readonly layerName?: string;
+  readonly r?: string;
+  readonly arch?: Arch;
+  /** For a write: the build key the version it points to carries. */
+  readonly key?: string;
+  /** For a write: the ARN it gets; absent when it is the version a publish in this plan creates (read at execution). */
+  readonly value?: string;
+}
+
+export type Action = CompileRAction | BuildLayerAction | PublishAction | GrantAction | PruneAction | ParameterAction;
 export type ActionKind = Action["kind"];
 
 export interface PlanSummary {
@@ -86,6 +106,8 @@ export interface PlanSummary {
   readonly prune: number;
   /** Published layers (per name and region) that need nothing. */
   readonly unchanged: number;
+  /** Parameters written or deleted; absent when the plan manages no parameters (they are off, or the backend has none). */
+  readonly parameters?: number;
 }
 
 export interface Plan {
@@ -122,4 +144,17 @@ export interface ObservedState {
   readonly records: ReadonlyMap<string, BuildInputs>;
   /** Region → published layer name → state. Regions not read are absent. */
   readonly published: ReadonlyMap<string, ReadonlyMap<string, PublishedLayerState>>;
+  /**
+   * Region → name → the parameters under the manifest's prefix, for every region read; absent
+   * when parameters are off or the backend has no parameter store (then none are planned).
+   */
+  readonly parameters?: ReadonlyMap<string, ReadonlyMap<string, ObservedParameter>>;
+}
+
+/** A parameter as read: its value, and its owner tag when a planned change needs to know it. */
+export interface ObservedParameter {
+  readonly name: string;
+  readonly value: string;
+  /** The owner tag's value; null when the parameter has none; undefined when it was not read (nothing planned touches it). */
+  readonly owner?: string | null;
 }

@@ -6,6 +6,17 @@ export function summaryLine(s: PlanSummary): string {
   return `${s.build} to build, ${s.publish} to publish, ${s.grant} to grant, ${s.prune} to prune, ${s.unchanged} unchanged`;
 }
 
+/**
+ * Parameter changes in a few words, `3 to write, 1 to delete`, or undefined when the plan manages
+ * no parameters. Apart from summaryLine, whose wording tools and people match on.
+ */
+export function parameterLine(plan: Plan): string | undefined {
+  if (plan.summary.parameters === undefined) return undefined;
+  const changes = plan.actions.filter((a) => a.kind === "parameter");
+  const deletes = changes.filter((a) => a.change === "delete").length;
+  return `${changes.length - deletes} to write, ${deletes} to delete`;
+}
+
 /** Whether the account differs from the manifest: actions to take, or orphaned layers left for --prune. */
 export function hasChanges(plan: Plan): boolean {
   return plan.actions.length > 0 || (plan.orphaned?.length ?? 0) > 0;
@@ -24,6 +35,8 @@ export function target(action: Action): string {
       return `${action.layerName} in ${action.region}${action.version === undefined ? "" : ` v${action.version}`}`;
     case "prune":
       return `${action.layerName} in ${action.region}: version${action.versions.length === 1 ? "" : "s"} ${action.versions.join(", ")}`;
+    case "parameter":
+      return `${action.name} in ${action.region}`;
   }
 }
 
@@ -33,6 +46,7 @@ export const VERBS: Readonly<Record<Action["kind"], string>> = {
   publish: "publish",
   grant: "grant",
   prune: "prune",
+  parameter: "parameter",
 };
 
 /** Actions grouped for display: R builds first, then one group per layer in manifest order. */

@@ -8,7 +8,7 @@
  * longer than any run of backticks in it.
  */
 import type { Plan } from "../plan/types.ts";
-import { MARKERS, VERBS, groups, stateLine, summaryLine, target } from "./common.ts";
+import { MARKERS, VERBS, groups, parameterLine, stateLine, summaryLine, target } from "./common.ts";
 import { cellText, layerMatrices, legend, rowLabel } from "./matrix.ts";
 import type { LayerMatrix, PublicationSpot } from "./matrix.ts";
 import { packageChangeLines } from "./package-changes.ts";
@@ -68,6 +68,8 @@ export function unchangedLayers(matrices: readonly LayerMatrix[], spots: readonl
 export function renderMarkdown(plan: Plan, options: MarkdownOptions = {}): string {
   const lines: string[] = [COMMENT_MARKER, "### r-lambda-layers plan", ""];
   lines.push(`**${summaryLine(plan.summary)}**`);
+  const parameters = parameterLine(plan);
+  if (parameters) lines.push("", `Parameters: ${parameters}.`);
   lines.push("");
   lines.push(`Compared \`${cell(plan.manifest).replaceAll("`", "'")}\` with ${cell(stateLine(plan))}${plan.pruning ? ", pruning old versions" : ""}.`);
 

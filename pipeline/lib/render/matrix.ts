@@ -76,6 +76,7 @@ function spotOf(action: Action): { layer: string; r: string; arch: Arch; region?
     case "grant":
       return { layer: action.layer, r: action.r, arch: action.arch, region: action.region };
     case "prune":
+    case "parameter":
       return undefined;
   }
 }
@@ -111,7 +112,7 @@ export function layerMatrices(plan: Plan, spots?: readonly PublicationSpot[]): L
 
   // Retention prunes name the layer build by its published name and region.
   const buildOfName = new Map<string, { r: string; arch: Arch }>();
-  for (const a of plan.actions) if (a.kind !== "compile-r" && a.kind !== "prune") buildOfName.set(a.layerName, { r: a.r, arch: a.arch });
+  for (const a of plan.actions) if (a.kind !== "compile-r" && a.kind !== "prune" && a.kind !== "parameter") buildOfName.set(a.layerName, { r: a.r, arch: a.arch });
 
   for (const a of plan.actions) {
     const spot = spotOf(a);

@@ -1,6 +1,6 @@
 /** The plan as a person reads it in a terminal or a CI log. Colour only when asked for. */
 import type { Change, Plan } from "../plan/types.ts";
-import { MARKERS, VERBS, groups, stateLine, summaryLine, target } from "./common.ts";
+import { MARKERS, VERBS, groups, parameterLine, stateLine, summaryLine, target } from "./common.ts";
 import { cellText, layerMatrices, legend, rowLabel } from "./matrix.ts";
 import type { PublicationSpot } from "./matrix.ts";
 
@@ -68,5 +68,7 @@ export function renderText(plan: Plan, options: TextOptions): string {
     lines.push("");
   }
   lines.push(`${paint(BOLD, "Plan:")} ${summaryLine(plan.summary)}.`);
+  const parameters = parameterLine(plan);
+  if (parameters) lines.push(`${paint(BOLD, "Parameters:")} ${parameters}.`);
   return `${lines.join("\n")}\n`;
 }

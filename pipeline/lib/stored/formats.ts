@@ -42,6 +42,7 @@ const outputsEntry = {
       type: "array",
       items: { type: "object", required: ["name", "version"], properties: { name: text, version: text }, additionalProperties: false },
     },
+    parameter: { type: "string", pattern: "^(/[A-Za-z0-9_.-]+)+$" },
   },
 } as const;
 

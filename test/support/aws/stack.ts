@@ -1,5 +1,5 @@
 /**
- * All four emulators, wired together (Lambda reads S3, CodeBuild reads S3 and writes Logs), with
+ * All the emulators (Lambda, S3, CodeBuild, CloudWatch Logs, SSM Parameter Store), wired together (Lambda reads S3, CodeBuild reads S3 and writes Logs), with
  * buckets per region and the CodeBuild project created, and the environment that points the
  * real SDK (in this process or in a CLI child process) at them with dummy credentials.
  */
@@ -12,6 +12,7 @@ import type { Emulator } from "./http.ts";
 import { LambdaEmulator } from "./lambda.ts";
 import { LogsEmulator } from "./logs.ts";
 import { S3Emulator } from "./s3.ts";
+import { SsmEmulator } from "./ssm.ts";
 import { TEST_RETRY } from "./setup.ts";
 
 export interface AwsEmulatorsOptions {
@@ -32,6 +33,7 @@ export interface AwsEmulators {
   readonly lambda: LambdaEmulator;
   readonly codebuild: CodeBuildEmulator;
   readonly logs: LogsEmulator;
+  readonly ssm: SsmEmulator;
   readonly all: readonly Emulator[];
   /** Endpoint overrides, dummy credentials, and no way to reach the real AWS. */
   readonly env: Readonly<Record<string, string>>;
@@ -50,6 +52,7 @@ export async function startAwsEmulators(options: AwsEmulatorsOptions = {}): Prom
   const s3 = await new S3Emulator().start();
   const logs = await new LogsEmulator().start();
   const lambda = await new LambdaEmulator({ account, s3 }).start();
+  const ssm = await new SsmEmulator({ account }).start();
   const codebuild = await new CodeBuildEmulator({
     s3,
     logs,
@@ -59,12 +62,13 @@ export async function startAwsEmulators(options: AwsEmulatorsOptions = {}): Prom
   }).start();
   for (const region of new Set([builderRegion, ...(options.regions ?? [])])) s3.createBucket(bucketName(template, region), region);
   codebuild.createProject(builderRegion, options.project ?? "r-lambda-layers");
-  const all: Emulator[] = [s3, lambda, codebuild, logs];
+  const all: Emulator[] = [s3, lambda, codebuild, logs, ssm];
   const env: Record<string, string> = {
     AWS_ENDPOINT_URL_S3: s3.url,
     AWS_ENDPOINT_URL_LAMBDA: lambda.url,
     AWS_ENDPOINT_URL_CODEBUILD: codebuild.url,
     AWS_ENDPOINT_URL_CLOUDWATCH_LOGS: logs.url,
+    AWS_ENDPOINT_URL_SSM: ssm.url,
     AWS_ACCESS_KEY_ID: "test",
     AWS_SECRET_ACCESS_KEY: "test",
     AWS_REGION: builderRegion,
@@ -82,6 +86,7 @@ export async function startAwsEmulators(options: AwsEmulatorsOptions = {}): Prom
     lambda,
     codebuild,
     logs,
+    ssm,
     all,
     env,
     setFaults(faults) {

@@ -13,6 +13,7 @@ import { LambdaPublishedLayers } from "./lambda-layers.ts";
 import { S3ArtifactStore } from "./s3-artifacts.ts";
 import { S3Clients } from "./s3-objects.ts";
 import { S3StateLock } from "./s3-lock.ts";
+import { SsmLayerParameters } from "./ssm-parameters.ts";
 import type { ForceReleaseOutcome } from "./s3-lock.ts";
 
 export interface AwsBackendOptions {
@@ -34,7 +35,7 @@ export interface AwsBackendOptions {
 }
 
 export interface AwsBackend {
-  readonly backend: Backend & { readonly artifacts: S3ArtifactStore; readonly layers: LambdaPublishedLayers };
+  readonly backend: Backend & { readonly artifacts: S3ArtifactStore; readonly layers: LambdaPublishedLayers; readonly parameters: SsmLayerParameters };
   readonly lock: StateLock & { forceRelease(id: string): Promise<ForceReleaseOutcome>; readonly location: string };
   readonly builder: Builder & CodeBuildBuilder;
   /** Closes every client's connections (lets a CLI process exit promptly). */
@@ -53,6 +54,7 @@ export function createAwsBackend(options: AwsBackendOptions): AwsBackend {
   const s3 = new S3Clients(clientOptions);
   const artifacts = new S3ArtifactStore({ clients: s3, bucketTemplate: bucket.bucket, region: settings.region });
   const layers = new LambdaPublishedLayers(clientOptions);
+  const parameters = new SsmLayerParameters(clientOptions);
   const lock = new S3StateLock(artifacts.bucket);
   const builder = new CodeBuildBuilder({
     region: settings.region,
@@ -69,12 +71,13 @@ export function createAwsBackend(options: AwsBackendOptions): AwsBackend {
   const regions = [...new Set([settings.region, ...options.manifest.layers.flatMap((l) => l.regions)])].sort();
   const account = env.AWS_ACCOUNT_ID || "AWS";
   return {
-    backend: { description: { backend: "aws", location: `${account} ${regions.join(",")}` }, artifacts, layers },
+    backend: { description: { backend: "aws", location: `${account} ${regions.join(",")}` }, artifacts, layers, parameters },
     lock,
     builder,
     close() {
       builder.destroy();
       layers.destroy();
+      parameters.destroy();
       s3.destroy();
     },
   };

@@ -13,13 +13,14 @@ import { AdaptiveRetryStrategy, DefaultRateLimiter } from "@smithy/core/retry";
 import { PipelineError } from "../../errors.ts";
 
 /** The services we call, by the service id that names their endpoint variable. */
-export type AwsService = "lambda" | "s3" | "codebuild" | "logs";
+export type AwsService = "lambda" | "s3" | "codebuild" | "logs" | "ssm";
 
 const ENDPOINT_VARIABLE: Readonly<Record<AwsService, string>> = {
   lambda: "AWS_ENDPOINT_URL_LAMBDA",
   s3: "AWS_ENDPOINT_URL_S3",
   codebuild: "AWS_ENDPOINT_URL_CODEBUILD",
   logs: "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS",
+  ssm: "AWS_ENDPOINT_URL_SSM",
 };
 
 /** Throttling in a busy account is normal; eight attempts ride out bursts without hiding outages. */

@@ -7,6 +7,7 @@
  *   artifacts/layers/<key>.zip, artifacts/layers/<key>.json package layers and their records
  *   published/<region>/<layer-name>.json                   versions of one layer in one region
  *   outputs/index.json                                     what is published, for function owners
+ *   parameters/<region>.json                               Parameter Store's twin (parameters.ts)
  *   lock.json                                              held while a reconcile runs
  *
  * Versions behave as Lambda's do: numbers only grow and are never reused after a delete.
@@ -114,7 +115,7 @@ function fsError(action: string, path: string, error: unknown): StateError {
  * Writes through a private temporary file and a rename, so a killed run or a full disk never
  * leaves half a file (or a 0-byte one) where the state is read, and never a stray temporary.
  */
-async function writeJsonAtomic(file: string, value: unknown): Promise<void> {
+export async function writeJsonAtomic(file: string, value: unknown): Promise<void> {
   try {
     await mkdir(dirname(file), { recursive: true });
   } catch (error) {
@@ -163,7 +164,7 @@ async function removeLeftovers(file: string): Promise<void> {
  * reconcile lock keeps a second writer out.)
  */
 const queues = new Map<string, Promise<unknown>>();
-function serialized<T>(file: string, update: () => Promise<T>): Promise<T> {
+export function serialized<T>(file: string, update: () => Promise<T>): Promise<T> {
   const previous = queues.get(file) ?? Promise.resolve();
   const next = previous.then(update, update);
   const settled = next.catch(() => undefined);
