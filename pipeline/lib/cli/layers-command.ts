@@ -207,7 +207,7 @@ async function writeAtomically(file: string, text: string): Promise<void> {
   }
 }
 
-/** The plan for the manifest's text, and the lock's note; undefined when that text is not a valid manifest. */
+/** The plan for the manifest's text against the state, and the lock's note; a ManifestError when the text is not a valid manifest. */
 async function planText(options: LayersOptions, text: string, now: Date): Promise<{ plan: Plan; note?: string }> {
   const opened = await openWorkspace({ ...options, manifestText: text });
   try {
