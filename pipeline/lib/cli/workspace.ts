@@ -5,7 +5,7 @@
 import { computeBuildGraph } from "../keys/graph.ts";
 import type { BuildGraph } from "../keys/graph.ts";
 import { readSourceDigests } from "../keys/sources.ts";
-import { loadManifest } from "../manifest/load.ts";
+import { loadManifest, parseManifest } from "../manifest/load.ts";
 import type { Manifest } from "../manifest/types.ts";
 import { observe } from "../plan/observe.ts";
 import { plan } from "../plan/planner.ts";
@@ -27,10 +27,13 @@ export interface Opened {
 
 /** Reads and validates the manifest, hashes the build inputs, and sets up the backend. */
 export async function openWorkspace(
-  options: Pick<CommonOptions, "manifest" | "backend" | "state" | "allowFileRepository">,
+  options: Pick<CommonOptions, "manifest" | "backend" | "state" | "allowFileRepository"> & { readonly manifestText?: string },
   workspaceOptions: Omit<WorkspaceOptions, "stateDir"> = {},
 ): Promise<Opened> {
-  const manifest = await loadManifest(options.manifest, { allowFileRepositories: options.allowFileRepository === true });
+  // `manifestText`: the manifest's content as it would be (`layers` plans an edit before writing it).
+  const manifestOptions = { allowFileRepositories: options.allowFileRepository === true };
+  const manifest =
+    options.manifestText !== undefined ? parseManifest(options.manifestText, options.manifest, manifestOptions) : await loadManifest(options.manifest, manifestOptions);
   const lock = await readLockView(options.manifest, manifest);
   const workspace = createWorkspace(options.backend, manifest, { stateDir: options.state, ...workspaceOptions });
   const graph = computeBuildGraph(manifest, await readSourceDigests(), lock.status);

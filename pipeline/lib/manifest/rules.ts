@@ -47,7 +47,7 @@ function strings(value: unknown): string[] {
 }
 
 /** Packages that ship inside R itself and cannot be installed from a repository. */
-const BASE_PACKAGES = new Set([
+export const BASE_PACKAGES: ReadonlySet<string> = new Set([
   "base",
   "compiler",
   "datasets",
