@@ -12,7 +12,7 @@ export interface PlanDifference {
   readonly changed: readonly { readonly before: Action; readonly after: Action }[];
 }
 
-const keyOf = (a: Action): string => ("key" in a ? a.key : "");
+const keyOf = (a: Action): string => ("key" in a ? (a.key ?? "") : "");
 
 export function planDifference(before: Plan | undefined, after: Plan): PlanDifference {
   const old = new Map((before?.actions ?? []).map((a) => [a.id, a]));
