@@ -12,12 +12,16 @@ import type {
   ArtifactStore,
   Grant,
   LayerParameters,
+  LockAttempt,
+  LockInfo,
   OutputsIndex,
   ParameterWrite,
   PublishRequest,
   PublishedLayers,
   PublishedVersion,
+  StateLock,
 } from "../../pipeline/lib/ports.ts";
+import { readLock } from "../../pipeline/lib/stored/formats.ts";
 import { grantId } from "../../pipeline/lib/grants.ts";
 import { PARAMETER_OWNER_TAG, artifactObjectKey, describedBy } from "../../pipeline/lib/naming.ts";
 
@@ -206,4 +210,24 @@ export function memoryBackend(options: { parameters?: boolean } = {}): MemoryBac
     log,
     ...(options.parameters ? { parameters: new MemoryLayerParameters(log) } : {}),
   };
+}
+
+/** The reconcile lock held in memory, with the same rules as the file and S3 locks. */
+export class MemoryStateLock implements StateLock {
+  /** What the store holds, as bytes would be: tests may plant anything. */
+  raw: string | undefined;
+  async acquire(info: LockInfo): Promise<LockAttempt> {
+    if (this.raw !== undefined) {
+      const holder = await this.read();
+      if (holder) return { acquired: false, holder };
+    }
+    this.raw = JSON.stringify(info);
+    return { acquired: true };
+  }
+  async release(id: string): Promise<void> {
+    if ((await this.read())?.id === id) this.raw = undefined;
+  }
+  async read(): Promise<LockInfo | undefined> {
+    return this.raw === undefined ? undefined : readLock(this.raw, "memory lock");
+  }
 }
