@@ -2,7 +2,7 @@
  * Command-line parsing shared by the entry points: the options every command takes (manifest,
  * backend, state, help) and strict parsing that turns a mistake into a usage error.
  */
-import { parseArgs } from "node:util";
+import { parseStrict } from "../util/parse-args.ts";
 import type { ParseArgsConfig } from "node:util";
 import { UsageError } from "../errors.ts";
 import { defaultStateDir } from "./backend.ts";
@@ -53,12 +53,7 @@ export function parseCommand(
   usage: string,
   options: OptionSpec,
 ): { common: CommonOptions; values: Record<string, string | boolean | undefined> } {
-  let values: Record<string, string | boolean | (string | boolean)[] | undefined>;
-  try {
-    values = parseArgs({ args: [...argv], strict: true, allowPositionals: false, options: { ...COMMON, ...options } }).values;
-  } catch (error) {
-    throw new UsageError(`${(error as Error).message}\n\n${usage}`);
-  }
+  const { values } = parseStrict(argv, usage, { ...COMMON, ...options });
   const str = (name: string) => (typeof values[name] === "string" ? (values[name] as string) : undefined);
   const manifest = str("manifest") ?? "layers.yaml";
   const backend = oneOf("--backend", str("backend") ?? "local", ["local", "aws"] as const);

@@ -5,8 +5,8 @@
  * edited block); the result is validated before it is written, written whole (a temporary file
  * renamed over it), and the plan difference it causes is printed.
  */
+import { parseStrict } from "../util/parse-args.ts";
 import { chmod, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
-import { parseArgs } from "node:util";
 import { ManifestError, PipelineError, UsageError } from "../errors.ts";
 import { decodeManifest } from "../manifest/load.ts";
 import { addPackages, manifestFacts, removeLayer, removePackages, setValue } from "../manifest/edit.ts";
@@ -80,27 +80,22 @@ function packageNames(names: readonly string[]): string[] {
 }
 
 export function parseLayersArgs(argv: readonly string[]): LayersOptions {
-  let parsed: ReturnType<typeof parseArgs>;
-  try {
-    parsed = parseArgs({
-      args: [...argv],
-      strict: true,
-      allowPositionals: true,
-      options: {
-        manifest: { type: "string" },
-        backend: { type: "string" },
-        state: { type: "string" },
-        "allow-file-repository": { type: "boolean" },
-        layer: { type: "string" },
-        "dry-run": { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-      },
-    });
-  } catch (error) {
-    throw new UsageError(`${(error as Error).message}\n\n${LAYERS_USAGE}`);
-  }
+  const parsed = parseStrict(
+    argv,
+    LAYERS_USAGE,
+    {
+      manifest: { type: "string" },
+      backend: { type: "string" },
+      state: { type: "string" },
+      "allow-file-repository": { type: "boolean" },
+      layer: { type: "string" },
+      "dry-run": { type: "boolean" },
+      help: { type: "boolean", short: "h" },
+    },
+    true,
+  );
   const { values, positionals } = parsed;
-  const str = (name: string) => (typeof values[name] === "string" ? (values[name] as string) : undefined);
+  const str = (name: keyof typeof values) => (typeof values[name] === "string" ? values[name] : undefined);
   const manifest = str("manifest") ?? "layers.yaml";
   const backend = oneOf("--backend", str("backend") ?? "local", ["local", "aws"] as const);
   const common = {

@@ -4,9 +4,9 @@
  * packages to the repository's current versions; `--check` writes nothing and fails when the
  * lock does not match the manifest, saying what differs.
  */
+import { parseStrict } from "../util/parse-args.ts";
 import { readFile } from "node:fs/promises";
 import { basename } from "node:path";
-import { parseArgs } from "node:util";
 import { ManifestError, PipelineError, UsageError } from "../errors.ts";
 import type { Problem } from "../errors.ts";
 import { loadManifest } from "../manifest/load.ts";
@@ -45,23 +45,18 @@ export interface LockOptions {
 }
 
 export function parseLockArgs(argv: readonly string[]): LockOptions {
-  let parsed: ReturnType<typeof parseArgs>;
-  try {
-    parsed = parseArgs({
-      args: [...argv],
-      strict: true,
-      allowPositionals: true,
-      options: {
-        manifest: { type: "string" },
-        upgrade: { type: "boolean" },
-        check: { type: "boolean" },
-        "allow-file-repository": { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-      },
-    });
-  } catch (error) {
-    throw new UsageError(`${(error as Error).message}\n\n${LOCK_USAGE}`);
-  }
+  const parsed = parseStrict(
+    argv,
+    LOCK_USAGE,
+    {
+      manifest: { type: "string" },
+      upgrade: { type: "boolean" },
+      check: { type: "boolean" },
+      "allow-file-repository": { type: "boolean" },
+      help: { type: "boolean", short: "h" },
+    },
+    true,
+  );
   const { values, positionals } = parsed;
   if (positionals.length && values.upgrade !== true) throw new UsageError(`package names are taken after --upgrade only, not "${positionals.join(" ")}"\n\n${LOCK_USAGE}`);
   if (values.upgrade === true && values.check === true) throw new UsageError("--check and --upgrade do not go together: --check writes nothing");

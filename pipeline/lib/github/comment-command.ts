@@ -1,6 +1,6 @@
 /** `comment`: post a markdown file (the plan) as one pull-request comment, updated in place. */
+import { parseStrict } from "../util/parse-args.ts";
 import { readFile } from "node:fs/promises";
-import { parseArgs } from "node:util";
 import { PipelineError, UsageError } from "../errors.ts";
 import { COMMENT_MARKER } from "../render/markdown.ts";
 import { GitHubClient } from "./api.ts";
@@ -38,24 +38,19 @@ export interface CommentOptions {
 }
 
 export function parseCommentArgs(argv: readonly string[], env: NodeJS.ProcessEnv): CommentOptions {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...argv],
-      strict: true,
-      allowPositionals: true,
-      options: {
-        pr: { type: "string" },
-        repo: { type: "string" },
-        marker: { type: "string" },
-        author: { type: "string" },
-        "no-summary": { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-      },
-    });
-  } catch (error) {
-    throw new UsageError(`${(error as Error).message}\n\n${COMMENT_USAGE}`);
-  }
+  const parsed = parseStrict(
+    argv,
+    COMMENT_USAGE,
+    {
+      pr: { type: "string" },
+      repo: { type: "string" },
+      marker: { type: "string" },
+      author: { type: "string" },
+      "no-summary": { type: "boolean" },
+      help: { type: "boolean", short: "h" },
+    },
+    true,
+  );
   const v = parsed.values;
   if (parsed.positionals.length > 1) throw new UsageError(`one FILE at most, not ${parsed.positionals.length}\n\n${COMMENT_USAGE}`);
   const marker = (v.marker ?? COMMENT_MARKER).trim();

@@ -6,12 +6,12 @@
  * lines go to stderr. A failed invocation is a `FUNCTION_FAILED` error (the exit status is
  * decided in cli/run.ts).
  */
+import { parseStrict } from "../util/parse-args.ts";
 import { watch } from "node:fs";
 import { mkdir, mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
-import { parseArgs } from "node:util";
 import { PipelineError, UsageError } from "../errors.ts";
 import { loadManifest } from "../manifest/load.ts";
 import { defaultStateDir } from "../cli/backend.ts";
@@ -90,32 +90,27 @@ function envPair(text: string, where: string): [string, string] {
 }
 
 export function parseInvokeArgs(argv: readonly string[]): InvokeOptions {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...argv],
-      strict: true,
-      allowPositionals: true,
-      options: {
-        event: { type: "string" },
-        layer: { type: "string", multiple: true },
-        r: { type: "string" },
-        manifest: { type: "string" },
-        state: { type: "string" },
-        repeat: { type: "string" },
-        timeout: { type: "string" },
-        memory: { type: "string" },
-        env: { type: "string", multiple: true },
-        "env-file": { type: "string", multiple: true },
-        name: { type: "string" },
-        watch: { type: "boolean" },
-        docker: { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-      },
-    });
-  } catch (error) {
-    throw new UsageError(`${(error as Error).message}\n\n${INVOKE_USAGE}`);
-  }
+  const parsed = parseStrict(
+    argv,
+    INVOKE_USAGE,
+    {
+      event: { type: "string" },
+      layer: { type: "string", multiple: true },
+      r: { type: "string" },
+      manifest: { type: "string" },
+      state: { type: "string" },
+      repeat: { type: "string" },
+      timeout: { type: "string" },
+      memory: { type: "string" },
+      env: { type: "string", multiple: true },
+      "env-file": { type: "string", multiple: true },
+      name: { type: "string" },
+      watch: { type: "boolean" },
+      docker: { type: "boolean" },
+      help: { type: "boolean", short: "h" },
+    },
+    true,
+  );
   const { values, positionals } = parsed;
   const help = values.help === true;
   if (help) return { ...defaults(), help: true };

@@ -3,6 +3,7 @@
  * architecture that some layer targets, one layer build per layer, R version and architecture.
  * Pure: manifest and source digests in, keys out.
  */
+import { stackOrder } from "../manifest/resolve.ts";
 import type { Arch, Layer, Manifest } from "../manifest/types.ts";
 import { LAYER_RUNTIMES } from "../lambda.ts";
 import { pipelineOwner, publishedLayerName, publishedText } from "../naming.ts";
@@ -66,23 +67,6 @@ export function buildKey(inputs: BuildInputs): string {
 export const rBuildId = (rVersion: string, arch: Arch) => `${rVersion}/${arch}`;
 export const layerBuildId = (layer: string, rVersion: string, arch: Arch) => `${layer}/${rVersion}/${arch}`;
 
-/** Layers ordered so that each comes after those it stacks on (the manifest is checked for loops). */
-function stackOrder(layers: readonly Layer[]): Layer[] {
-  const byName = new Map(layers.map((l) => [l.name, l]));
-  const done = new Set<string>();
-  const out: Layer[] = [];
-  const visit = (layer: Layer) => {
-    if (done.has(layer.name)) return;
-    done.add(layer.name);
-    for (const name of layer.stacksOn) {
-      const below = byName.get(name);
-      if (below) visit(below);
-    }
-    out.push(layer);
-  };
-  layers.forEach(visit);
-  return out;
-}
 
 const textOf = (text: string | undefined) => (text ? { text } : {});
 

@@ -6,7 +6,7 @@
  * provided below, and it locks nothing that nothing needs. Pure.
  */
 import type { Layer, Manifest } from "../manifest/types.ts";
-import { BASE_PACKAGES } from "./base.ts";
+import { BASE_PACKAGES, stackOrder } from "../manifest/resolve.ts";
 import type { LockEntry, LockFile } from "./format.ts";
 
 export interface LockStatus {
@@ -20,23 +20,6 @@ export const entryId = (layer: string, rVersion: string) => `${layer}/${rVersion
 
 const sameList = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((x, i) => x === b[i]);
 
-/** Layers in an order where each comes after those it stacks on. */
-export function stackOrder(layers: readonly Layer[]): Layer[] {
-  const byName = new Map(layers.map((l) => [l.name, l]));
-  const done = new Set<string>();
-  const out: Layer[] = [];
-  const visit = (layer: Layer) => {
-    if (done.has(layer.name)) return;
-    done.add(layer.name);
-    for (const name of layer.stacksOn) {
-      const below = byName.get(name);
-      if (below) visit(below);
-    }
-    out.push(layer);
-  };
-  layers.forEach(visit);
-  return out;
-}
 
 /** What the layers below provide, from their entries (base packages included). */
 export function providedBelow(layer: Layer, rVersion: string, provides: ReadonlyMap<string, ReadonlySet<string>>): Set<string> {

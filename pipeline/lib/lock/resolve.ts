@@ -13,8 +13,8 @@
  * a dependency cycle is a problem of the layer, reported with its index in `manifest.layers`.
  */
 import type { Layer, Manifest } from "../manifest/types.ts";
-import { BASE_PACKAGES } from "./base.ts";
-import { entryId, lockStatus, providedBelow, stackOrder } from "./current.ts";
+import { BASE_PACKAGES, stackOrder } from "../manifest/resolve.ts";
+import { entryId, lockStatus, providedBelow } from "./current.ts";
 import type { LockEntry, LockFile, LockedPackage } from "./format.ts";
 import { LOCK_FILE_VERSION } from "./format.ts";
 import type { IndexedPackage, PackagesIndex } from "./packages-index.ts";

@@ -161,3 +161,39 @@ export function resolveManifest(raw: RawManifest, file: string, warnings: readon
     warnings,
   };
 }
+
+/** Packages that ship inside R itself and cannot be installed from a repository: never resolved, locked or imported. */
+export const BASE_PACKAGES: ReadonlySet<string> = new Set([
+  "base",
+  "compiler",
+  "datasets",
+  "grDevices",
+  "graphics",
+  "grid",
+  "methods",
+  "parallel",
+  "splines",
+  "stats",
+  "stats4",
+  "tcltk",
+  "tools",
+  "utils",
+]);
+
+/** Layers in an order where each comes after those it stacks on (the manifest is checked for loops). */
+export function stackOrder(layers: readonly Layer[]): Layer[] {
+  const byName = new Map(layers.map((l) => [l.name, l]));
+  const done = new Set<string>();
+  const out: Layer[] = [];
+  const visit = (layer: Layer) => {
+    if (done.has(layer.name)) return;
+    done.add(layer.name);
+    for (const name of layer.stacksOn) {
+      const below = byName.get(name);
+      if (below) visit(below);
+    }
+    out.push(layer);
+  };
+  layers.forEach(visit);
+  return out;
+}

@@ -19,7 +19,7 @@ import {
   s3BucketNameProblem,
 } from "../naming.ts";
 import { quote } from "./quote.ts";
-import { DEFAULT_ARCHITECTURES, RUNTIME_PACKAGES, effectiveStacksOn } from "./resolve.ts";
+import { BASE_PACKAGES, DEFAULT_ARCHITECTURES, RUNTIME_PACKAGES, effectiveStacksOn } from "./resolve.ts";
 import { formatPath } from "./source.ts";
 import type { ManifestPath, ManifestSource } from "./source.ts";
 import type { Arch, LayerType } from "./types.ts";
@@ -46,23 +46,6 @@ function strings(value: unknown): string[] {
   return Array.isArray(value) ? value.filter((v): v is string => typeof v === "string") : [];
 }
 
-/** Packages that ship inside R itself and cannot be installed from a repository. */
-export const BASE_PACKAGES: ReadonlySet<string> = new Set([
-  "base",
-  "compiler",
-  "datasets",
-  "grDevices",
-  "graphics",
-  "grid",
-  "methods",
-  "parallel",
-  "splines",
-  "stats",
-  "stats4",
-  "tcltk",
-  "tools",
-  "utils",
-]);
 
 /** A dated snapshot in the URL path (Posit Package Manager, R-universe snapshots, MRAN-style mirrors). */
 const PINNED_REPOSITORY = /\/(\d{4}-\d{2}-\d{2})(\/|$)|^file:\/\//;

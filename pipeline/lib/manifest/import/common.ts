@@ -1,5 +1,5 @@
 /** What the importers share: package-name checks, base packages, layer names, repositories, R versions. */
-import { BASE_PACKAGES } from "../rules.ts";
+import { BASE_PACKAGES } from "../resolve.ts";
 import type { ImportFinding } from "./types.ts";
 
 const PACKAGE_NAME = /^[A-Za-z][A-Za-z0-9.]*[A-Za-z0-9]$/;
