@@ -2,24 +2,18 @@
  * Issue 15's reproductions: what a reconcile acts on (exact pruning, only this pipeline's
  * versions, attributes that republish), and state faults that must end in one clear sentence.
  */
+import { planInMemory, reconcileInMemory } from "./support/reconcile.ts";
 import assert from "node:assert/strict";
 import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { LocalPublishedLayers } from "../pipeline/lib/adapters/local/state.ts";
-import type { Opened } from "../pipeline/lib/cli/workspace.ts";
-import { runReconcile } from "../pipeline/lib/cli/reconcile-command.ts";
-import { PipelineError } from "../pipeline/lib/errors.ts";
 import { computeBuildGraph } from "../pipeline/lib/keys/graph.ts";
 import { LAYER_RUNTIMES } from "../pipeline/lib/lambda.ts";
 import { pipelineOwner, versionDescription } from "../pipeline/lib/naming.ts";
-import { observe } from "../pipeline/lib/plan/observe.ts";
-import { plan } from "../pipeline/lib/plan/planner.ts";
-import { LocalStateLock } from "../pipeline/lib/adapters/local/state.ts";
 import { hasChanges } from "../pipeline/lib/render/common.ts";
 import { runEntry } from "./support/cli.ts";
-import { FakeBuilder } from "./support/fake-builder.ts";
 import { BASE_YAML, DIGESTS, edit, manifestFrom } from "./support/manifests.ts";
 import { memoryBackend } from "./support/memory-backend.ts";
 
@@ -34,35 +28,8 @@ after(async () => {
   for (const dir of dirs) await rm(dir, { recursive: true, force: true });
 });
 
-async function reconcile(yaml: string, backend: Memory, options: { prune?: boolean; builder?: FakeBuilder } = {}) {
-  const manifest = manifestFrom(yaml);
-  const opened: Opened = {
-    manifestFile: "layers.yaml",
-    manifest,
-    graph: computeBuildGraph(manifest, DIGESTS),
-    workspace: { backend, builder: options.builder ?? new FakeBuilder(), lock: new LocalStateLock(await tempDir()), close: () => undefined },
-  };
-  let out = "";
-  try {
-    const status = await runReconcile(opened, {
-      prune: options.prune ?? false,
-      apiConcurrency: 4,
-      lockTimeoutSeconds: 0,
-      colour: false,
-      commit: undefined,
-      io: { stdout: (t) => (out += t), now: () => new Date("2026-11-25T12:00:00Z"), env: {}, isTty: false },
-    });
-    return { status, out };
-  } catch (error) {
-    if (!(error instanceof PipelineError)) throw error;
-    return { status: 1, out: `${out}\n${error.message}` };
-  }
-}
-
-async function planOf(yaml: string, backend: Memory, prune: boolean) {
-  const graph = computeBuildGraph(manifestFrom(yaml), DIGESTS);
-  return plan({ manifestFile: "layers.yaml", graph, observed: await observe(graph, backend, { prune }), now: new Date(0), prune });
-}
+const reconcile = (yaml: string, backend: Memory, options: { prune?: boolean } = {}) => reconcileInMemory(yaml, backend, options);
+const planOf = planInMemory;
 
 const SOLO_ELSEWHERE = edit(BASE_YAML, "    regions: [eu-west-1]\n", "    regions: [ap-south-1]\n");
 const WITHOUT_SOLO = SOLO_ELSEWHERE.slice(0, SOLO_ELSEWHERE.indexOf("  - name: solo"));

@@ -4,24 +4,16 @@
  * decides (written only when the value changes, after the publish and grants of a new version,
  * deleted with a pruned layer, never touched when not ours), and what a reconcile leaves.
  */
+import { planInMemory, reconcileInMemory } from "./support/reconcile.ts";
 import assert from "node:assert/strict";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { describe, test } from "node:test";
-import { LocalStateLock } from "../pipeline/lib/adapters/local/state.ts";
-import { runReconcile } from "../pipeline/lib/cli/reconcile-command.ts";
-import type { Opened } from "../pipeline/lib/cli/workspace.ts";
-import { ManifestError, PipelineError } from "../pipeline/lib/errors.ts";
+import { ManifestError } from "../pipeline/lib/errors.ts";
 import { computeBuildGraph } from "../pipeline/lib/keys/graph.ts";
 import { parseManifest } from "../pipeline/lib/manifest/load.ts";
 import { PARAMETER_OWNER_TAG, parameterName } from "../pipeline/lib/naming.ts";
-import { observe } from "../pipeline/lib/plan/observe.ts";
-import { plan } from "../pipeline/lib/plan/planner.ts";
 import type { ParameterAction, Plan } from "../pipeline/lib/plan/types.ts";
 import { renderOutputsMarkdown, renderOutputsText } from "../pipeline/lib/render/outputs.ts";
 import { renderText } from "../pipeline/lib/render/text.ts";
-import { FakeBuilder } from "./support/fake-builder.ts";
 import { BASE_YAML, DIGESTS, edit, manifestFrom } from "./support/manifests.ts";
 import { memoryBackend } from "./support/memory-backend.ts";
 import type { MemoryLayerParameters } from "./support/memory-backend.ts";
@@ -30,38 +22,8 @@ import { TEST_OWNER } from "./support/seed.ts";
 type Memory = ReturnType<typeof memoryBackend> & { parameters: MemoryLayerParameters };
 const withParameters = (): Memory => memoryBackend({ parameters: true });
 
-async function planOf(yaml: string, backend: Memory, prune = false): Promise<Plan> {
-  const graph = computeBuildGraph(manifestFrom(yaml), DIGESTS);
-  return plan({ manifestFile: "layers.yaml", graph, observed: await observe(graph, backend, { prune }), now: new Date(0), prune });
-}
-
-async function reconcile(yaml: string, backend: Memory, options: { prune?: boolean } = {}) {
-  const lockDir = await mkdtemp(join(tmpdir(), "rll-params-"));
-  const manifest = manifestFrom(yaml);
-  const opened: Opened = {
-    manifestFile: "layers.yaml",
-    manifest,
-    graph: computeBuildGraph(manifest, DIGESTS),
-    workspace: { backend, builder: new FakeBuilder(), lock: new LocalStateLock(lockDir), close: () => undefined },
-  };
-  let out = "";
-  try {
-    const status = await runReconcile(opened, {
-      prune: options.prune ?? false,
-      apiConcurrency: 4,
-      lockTimeoutSeconds: 0,
-      colour: false,
-      commit: "0123456789abcdef0123",
-      io: { stdout: (t) => (out += t), now: () => new Date("2026-11-25T12:00:00Z"), env: {}, isTty: false },
-    });
-    return { status, out };
-  } catch (error) {
-    if (error instanceof PipelineError) return { status: 1, out: `${out}\n${error.message}` };
-    throw error;
-  } finally {
-    await rm(lockDir, { recursive: true, force: true });
-  }
-}
+const planOf = planInMemory;
+const reconcile = (yaml: string, backend: Memory, options: { prune?: boolean } = {}) => reconcileInMemory(yaml, backend, options);
 
 const parameterActions = (p: Plan) => p.actions.filter((a): a is ParameterAction => a.kind === "parameter");
 const RUNTIME = "/r-lambda-layers/runtime/4.4.1/x86_64";

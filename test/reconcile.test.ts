@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { reconcileInMemory } from "./support/reconcile.ts";
 import { describe, test } from "node:test";
 import { computeBuildGraph } from "../pipeline/lib/keys/graph.ts";
 import type { Opened } from "../pipeline/lib/cli/workspace.ts";
@@ -31,26 +32,8 @@ function opened(yaml: string, backend: Memory, builder: FakeBuilder, lockDir: st
   };
 }
 
-async function reconcile(yaml: string, backend: Memory, builder = new FakeBuilder(), options: { prune?: boolean } = {}) {
-  const lockDir = await mkdtemp(join(tmpdir(), "rll-lock-"));
-  let out = "";
-  try {
-    const status = await runReconcile(opened(yaml, backend, builder, lockDir), {
-      prune: options.prune ?? false,
-      apiConcurrency: 4,
-      lockTimeoutSeconds: 0,
-      colour: false,
-      commit: "0123456789abcdef0123",
-      io: { stdout: (t) => (out += t), now: () => new Date("2026-11-25T12:00:00Z"), env: {}, isTty: false },
-    });
-    return { status, out, builder, error: undefined as PipelineError | undefined };
-  } catch (error) {
-    if (!(error instanceof PipelineError)) throw error;
-    return { status: 1, out, builder, error };
-  } finally {
-    await rm(lockDir, { recursive: true, force: true });
-  }
-}
+const reconcile = (yaml: string, backend: Memory, builder = new FakeBuilder(), options: { prune?: boolean } = {}) =>
+  reconcileInMemory(yaml, backend, { ...options, builder });
 
 /** Every (layer name, region) with its versions' keys: what "published state" means for convergence. */
 async function publishedState(backend: Memory, yaml = BASE_YAML) {

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { outsideCode } from "./support/markdown.ts";
 import { describe, test } from "node:test";
 import { computeBuildGraph } from "../pipeline/lib/keys/graph.ts";
 import { plan } from "../pipeline/lib/plan/planner.ts";
@@ -37,23 +38,6 @@ async function mixed() {
   const graph = computeBuildGraph(manifest, DIGESTS);
   const observed = await observe(graph, backend, { prune: true });
   return { graph, plan: plan({ manifestFile: "layers.yaml", graph, observed, now: NOW, prune: true, warnings: manifest.warnings }) };
-}
-
-/** Markdown blocks as a reader sees them: the lines outside fenced code blocks (CommonMark fences). */
-function outsideCode(md: string): string[] {
-  const out: string[] = [];
-  let fence: string | undefined;
-  for (const line of md.split("\n")) {
-    const m = /^ {0,3}(`{3,})[^`]*$/.exec(line);
-    if (fence === undefined) {
-      if (m) fence = m[1];
-      else out.push(line);
-    } else if (m && m[1]!.length >= fence.length && /^ {0,3}`+\s*$/.test(line)) {
-      fence = undefined;
-    }
-  }
-  assert.equal(fence, undefined, "every code block is closed");
-  return out;
 }
 
 /** A plan whose every free-text field carries an attempt to break out of its place. */

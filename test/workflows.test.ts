@@ -3,6 +3,7 @@
  * actions pinned to a commit, no credentials left by checkout, no privileged run of fork code,
  * one reconcile at a time, no value spliced into a script; and every command they run exists.
  */
+import { outsideCode } from "./support/markdown.ts";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { access, mkdir, mkdtemp, readFile, readdir, rm, symlink, writeFile } from "node:fs/promises";
@@ -575,23 +576,6 @@ describe("what the workflows write cannot be forged by a manifest or a build", (
   const SCRIPTS = join(REPO, ".github/scripts");
   const FORGED_HEADING = "### Plan: nothing to change, safe to merge";
   const FORGED_COMMAND = "::warning title=Reviewed::plan approved by platform team";
-
-  /** Lines of markdown outside fenced code blocks (CommonMark: a fence closes only with as many backticks). */
-  function outsideCode(md: string): string[] {
-    const out: string[] = [];
-    let fence: string | undefined;
-    for (const line of md.split("\n")) {
-      const m = /^ {0,3}(`{3,})[^`]*$/.exec(line);
-      if (fence === undefined) {
-        if (m) fence = m[1];
-        else out.push(line);
-      } else if (m && m[1]!.length >= fence.length && /^ {0,3}`+\s*$/.test(line)) {
-        fence = undefined;
-      }
-    }
-    assert.equal(fence, undefined, "every code block is closed");
-    return out;
-  }
 
   async function withWork<T>(body: (dir: string) => Promise<T>): Promise<T> {
     const dir = await mkdtemp(join(tmpdir(), "rll-wf-"));
