@@ -105,7 +105,8 @@ install_package() {
   is_installed "$name" || printf '%s\n' "$name" >>"$state/installed"
   soname=${SONAMES[$name]-}
   [[ -n $soname ]] || return 0
-  path=$(ldconfig -p | awk -v s="$soname" '$1 == s { print $NF; exit }')
+  # awk reads to the end (no early exit), so ldconfig never dies of SIGPIPE under pipefail.
+  path=$(ldconfig -p | awk -v s="$soname" '$1 == s && !done { print $NF; done = 1 }')
   [[ -n $path && -f $path ]] || { echo "stand-in: this Debian machine has no $soname to make visible" >&2; exit 64; }
   cp -L -- "$path" "$state/root/usr/lib64/$soname"
 }
