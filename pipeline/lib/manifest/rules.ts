@@ -68,9 +68,55 @@ interface LayerView {
   stacksOn: string[];
 }
 
+/** What every rule reads: the manifest's data, the layers seen so far, and where problems go. */
+interface Rules {
+  readonly source: ManifestSource;
+  readonly options: RuleOptions;
+  readonly root: Rec;
+  readonly defaults: Rec;
+  readonly declared: ReadonlySet<string>;
+  readonly layers: readonly LayerView[];
+  readonly byName: Map<string, LayerView>;
+  readonly runtimeNames: readonly string[];
+  readonly bucketTemplate: string;
+  readonly rejected: (path: string) => boolean;
+  readonly error: (path: ManifestPath, message: string) => void;
+  readonly warn: (path: ManifestPath, message: string) => void;
+  readonly effective: (layer: LayerView, key: string) => unknown;
+  readonly rVersionsOf: (layer: LayerView) => string[];
+  readonly archesOf: (layer: LayerView) => Arch[];
+  /** What a layer's zip holds for certain: its own packages, and the runtime's for a runtime layer. */
+  readonly provides: (layer: LayerView) => Set<string>;
+}
+
+/**
+ * The semantic rules the schema cannot express, each a small function below that pushes
+ * problems at the line and column of what breaks it.
+ */
 export function checkRules(source: ManifestSource, options: RuleOptions = {}): RuleFindings {
   const errors: Problem[] = [];
   const warnings: Problem[] = [];
+  const rules = ruleContext(source, options, errors, warnings);
+  if (!rules) return { errors, warnings };
+  checkLayerNames(rules);
+  checkDeclaredVersions(rules);
+  for (const layer of rules.layers) {
+    checkLambdaLimits(rules, layer);
+    checkPackagesAndSettings(rules, layer);
+    checkStacking(rules, layer);
+    checkAddsSomething(rules, layer);
+  }
+  checkLayersPerFunction(rules.layers, rules.byName, rules.error);
+  checkStackCycles(rules.layers, rules.byName, rules.error);
+  checkRepositories(rules);
+  checkImages(rules);
+  checkBucket(rules);
+  checkParameterNames(rules.root, rules.layers, rules.rVersionsOf, rules.archesOf, rules.error, rules.rejected);
+  checkUnusedVersions(rules);
+  return { errors, warnings };
+}
+
+function ruleContext(source: ManifestSource, options: RuleOptions, errors: Problem[], warnings: Problem[]): Rules | undefined {
   const rejected = options.rejected ?? (() => false);
   const error = (path: ManifestPath, message: string) => {
     if (!rejected(formatPath(path))) errors.push(source.problem(path, message));
@@ -78,9 +124,8 @@ export function checkRules(source: ManifestSource, options: RuleOptions = {}): R
   const warn = (path: ManifestPath, message: string) => {
     if (!rejected(formatPath(path))) warnings.push(source.problem(path, message));
   };
-
   const root = rec(source.data);
-  if (!root) return { errors, warnings };
+  if (!root) return undefined;
   const defaults = rec(root.defaults) ?? {};
   const declared = new Set(strings(rec(root.r)?.versions));
   const rawLayers = Array.isArray(root.layers) ? root.layers : [];
@@ -114,7 +159,19 @@ export function checkRules(source: ManifestSource, options: RuleOptions = {}): R
     return set;
   };
 
-  // Names: unique, and short enough for Lambda once the R version and arch are appended.
+  const effective = (layer: LayerView, key: string): unknown => layer.raw[key] ?? defaults[key];
+  const rVersionsOf = (layer: LayerView): string[] =>
+    layer.raw.r !== undefined ? strings(layer.raw.r) : defaults.r !== undefined ? strings(defaults.r) : [...declared];
+  const archesOf = (layer: LayerView): Arch[] => {
+    const a = effective(layer, "architectures");
+    return (a === undefined ? [...DEFAULT_ARCHITECTURES] : strings(a).filter((x) => x === "x86_64" || x === "arm64")) as Arch[];
+  };
+
+  return { source, options, root, defaults, declared, layers, byName, runtimeNames, bucketTemplate, rejected, error, warn, effective, rVersionsOf, archesOf, provides };
+}
+
+/** Names: unique, and short enough for Lambda once the R version and arch are appended. */
+function checkLayerNames({ source, layers, byName, error }: Rules): void {
   for (const layer of layers) {
     if (layer.name === undefined) continue;
     const first = byName.get(layer.name);
@@ -126,15 +183,10 @@ export function checkRules(source: ManifestSource, options: RuleOptions = {}): R
     byName.set(layer.name, layer);
   }
 
-  const effective = (layer: LayerView, key: string): unknown => layer.raw[key] ?? defaults[key];
-  const rVersionsOf = (layer: LayerView): string[] =>
-    layer.raw.r !== undefined ? strings(layer.raw.r) : defaults.r !== undefined ? strings(defaults.r) : [...declared];
-  const archesOf = (layer: LayerView): Arch[] => {
-    const a = effective(layer, "architectures");
-    return (a === undefined ? [...DEFAULT_ARCHITECTURES] : strings(a).filter((x) => x === "x86_64" || x === "arm64")) as Arch[];
-  };
+}
 
-  // R versions a default or a layer targets must be declared under r.versions.
+/** R versions a default or a layer targets must be declared under r.versions. */
+function checkDeclaredVersions({ defaults, declared, layers, error }: Rules): void {
   const checkDeclared = (path: ManifestPath, versions: unknown) => {
     strings(versions).forEach((v, i) => {
       if (!declared.has(v)) {
@@ -145,122 +197,138 @@ export function checkRules(source: ManifestSource, options: RuleOptions = {}): R
   if (defaults.r !== undefined) checkDeclared(["defaults", "r"], defaults.r);
 
 
-  for (const layer of layers) {
-    const at = (...rest: ManifestPath) => ["layers", layer.index, ...rest];
-    if (layer.raw.r !== undefined) checkDeclared(at("r"), layer.raw.r);
+  for (const layer of layers) if (layer.raw.r !== undefined) checkDeclared(["layers", layer.index, "r"], layer.raw.r);
+}
 
-    if (layer.name !== undefined) {
-      const longest = longestPublishedName(layer.name, rVersionsOf(layer), archesOf(layer));
-      if (longest.length > LAYER_NAME_MAX) {
-        error(
-          at("name"),
-          `published name ${quote(longest)} would be ${longest.length} characters; Lambda allows ${LAYER_NAME_MAX}`,
-        );
-      }
-    }
-    // What each published version's description holds (naming.versionDescription) must fit Lambda's limit.
-    const description = longestVersionDescription(rVersionsOf(layer), archesOf(layer), pipelineOwner(bucketTemplate));
-    if (description.length > DESCRIPTION_MAX) {
-      error(at("r"), `a version's description would be ${description.length} characters; Lambda allows ${DESCRIPTION_MAX}`);
-    }
-
-    strings(layer.raw.packages).forEach((pkg, i) => {
-      if (BASE_PACKAGES.has(pkg)) error(at("packages", i), `${quote(pkg)} is part of R itself and cannot be installed`);
-    });
-
-    for (const key of ["regions", "repository"] as const) {
-      if (effective(layer, key) === undefined) {
-        error(at(), `layer ${layer.name === undefined ? layer.index : quote(layer.name)} has no ${key}: set "${key}" on the layer or under defaults`);
-      }
-    }
-
-    // Stacking: the named layers must exist, must not loop, and must cover every R version and
-    // architecture this layer is built for (their libraries are what it builds against). The
-    // default stacking (a package layer on the one runtime layer) is held to the same rule.
-    const stacksOn = layer.raw.stacksOn;
-    if (stacksOn === undefined && layer.type === "packages" && runtimeNames.length > 1) {
+/** The published name and each version's description must fit Lambda's limits. */
+function checkLambdaLimits({ rVersionsOf, archesOf, bucketTemplate, error }: Rules, layer: LayerView): void {
+  const at = (...rest: ManifestPath): ManifestPath => ["layers", layer.index, ...rest];
+  if (layer.name !== undefined) {
+    const longest = longestPublishedName(layer.name, rVersionsOf(layer), archesOf(layer));
+    if (longest.length > LAYER_NAME_MAX) {
       error(
-        at(),
-        `layer ${layer.name === undefined ? layer.index : quote(layer.name)} must say which runtime layer it stacks on ("stacksOn"): there are ${runtimeNames.length} (${some(runtimeNames.map(quote))})`,
+        at("name"),
+        `published name ${quote(longest)} would be ${longest.length} characters; Lambda allows ${LAYER_NAME_MAX}`,
       );
     }
-    const missingIn = (target: LayerView) => {
-      const targetR = new Set(rVersionsOf(target));
-      const targetArch = new Set(archesOf(target));
-      return { r: rVersionsOf(layer).filter((v) => !targetR.has(v)), arch: archesOf(layer).filter((a) => !targetArch.has(a)) };
-    };
-    if (stacksOn === undefined) {
-      for (const other of layer.stacksOn) {
-        const target = byName.get(other);
-        if (!target) continue;
-        const missing = missingIn(target);
-        const what = (items: string[]) => `stacks on ${quote(other)} (by default), which is not built for ${items.join(", ")}`;
-        // Point at the layer's own list entry when it has one, else at the layer's name.
-        const inherited: string[] = [];
-        for (const [key, items, label] of [
-          ["r", missing.r, (v: string) => `R ${v}`],
-          ["architectures", missing.arch, (a: string) => a],
-        ] as const) {
-          const own = layer.raw[key] === undefined ? undefined : strings(layer.raw[key]);
-          for (const item of items) {
-            const i = own?.indexOf(item) ?? -1;
-            if (own && i >= 0) error(at(key, i), what([label(item)]));
-            else inherited.push(label(item));
-          }
+  }
+  // What each published version's description holds (naming.versionDescription) must fit Lambda's limit.
+  const description = longestVersionDescription(rVersionsOf(layer), archesOf(layer), pipelineOwner(bucketTemplate));
+  if (description.length > DESCRIPTION_MAX) {
+    error(at("r"), `a version's description would be ${description.length} characters; Lambda allows ${DESCRIPTION_MAX}`);
+  }
+
+}
+
+/** Packages that can be installed, and the settings every layer needs. */
+function checkPackagesAndSettings({ effective, error }: Rules, layer: LayerView): void {
+  const at = (...rest: ManifestPath): ManifestPath => ["layers", layer.index, ...rest];
+  strings(layer.raw.packages).forEach((pkg, i) => {
+    if (BASE_PACKAGES.has(pkg)) error(at("packages", i), `${quote(pkg)} is part of R itself and cannot be installed`);
+  });
+
+  for (const key of ["regions", "repository"] as const) {
+    if (effective(layer, key) === undefined) {
+      error(at(), `layer ${layer.name === undefined ? layer.index : quote(layer.name)} has no ${key}: set "${key}" on the layer or under defaults`);
+    }
+  }
+
+}
+
+/**
+ * Stacking: the named layers must exist, must not loop, and must cover every R version and
+ * architecture this layer is built for (their libraries are what it builds against). The
+ * default stacking (a package layer on the one runtime layer) is held to the same rule.
+ */
+function checkStacking({ byName, runtimeNames, rVersionsOf, archesOf, error }: Rules, layer: LayerView): void {
+  const at = (...rest: ManifestPath): ManifestPath => ["layers", layer.index, ...rest];
+  const stacksOn = layer.raw.stacksOn;
+  if (stacksOn === undefined && layer.type === "packages" && runtimeNames.length > 1) {
+    error(
+      at(),
+      `layer ${layer.name === undefined ? layer.index : quote(layer.name)} must say which runtime layer it stacks on ("stacksOn"): there are ${runtimeNames.length} (${some(runtimeNames.map(quote))})`,
+    );
+  }
+  const missingIn = (target: LayerView) => {
+    const targetR = new Set(rVersionsOf(target));
+    const targetArch = new Set(archesOf(target));
+    return { r: rVersionsOf(layer).filter((v) => !targetR.has(v)), arch: archesOf(layer).filter((a) => !targetArch.has(a)) };
+  };
+  if (stacksOn === undefined) {
+    for (const other of layer.stacksOn) {
+      const target = byName.get(other);
+      if (!target) continue;
+      const missing = missingIn(target);
+      const what = (items: string[]) => `stacks on ${quote(other)} (by default), which is not built for ${items.join(", ")}`;
+      // Point at the layer's own list entry when it has one, else at the layer's name.
+      const inherited: string[] = [];
+      for (const [key, items, label] of [
+        ["r", missing.r, (v: string) => `R ${v}`],
+        ["architectures", missing.arch, (a: string) => a],
+      ] as const) {
+        const own = layer.raw[key] === undefined ? undefined : strings(layer.raw[key]);
+        for (const item of items) {
+          const i = own?.indexOf(item) ?? -1;
+          if (own && i >= 0) error(at(key, i), what([label(item)]));
+          else inherited.push(label(item));
         }
-        if (inherited.length) error(layer.name === undefined ? at() : at("name"), what(inherited));
+      }
+      if (inherited.length) error(layer.name === undefined ? at() : at("name"), what(inherited));
+    }
+  }
+  strings(stacksOn).forEach((other, i) => {
+    const target = byName.get(other);
+    if (other === layer.name) {
+      error(at("stacksOn", i), `a layer cannot stack on itself`);
+    } else if (!target) {
+      error(at("stacksOn", i), `no layer named ${quote(other)} in this manifest`);
+    } else {
+      const missing = missingIn(target);
+      if (missing.r.length || missing.arch.length) {
+        error(
+          at("stacksOn", i),
+          `${quote(other)} is not built for ${[...missing.r.map((v) => `R ${v}`), ...missing.arch].join(", ")}, which ${quote(layer.name ?? "")} needs`,
+        );
       }
     }
-    strings(stacksOn).forEach((other, i) => {
-      const target = byName.get(other);
-      if (other === layer.name) {
-        error(at("stacksOn", i), `a layer cannot stack on itself`);
-      } else if (!target) {
-        error(at("stacksOn", i), `no layer named ${quote(other)} in this manifest`);
-      } else {
-        const missing = missingIn(target);
-        if (missing.r.length || missing.arch.length) {
-          error(
-            at("stacksOn", i),
-            `${quote(other)} is not built for ${[...missing.r.map((v) => `R ${v}`), ...missing.arch].join(", ")}, which ${quote(layer.name ?? "")} needs`,
-          );
-        }
-      }
-    });
+  });
 
-    // A packages layer must add something over the layers below it, or its build has nothing to zip.
-    if (layer.type === "packages" && strings(layer.raw.systemLibraries).length === 0) {
-      const packages = strings(layer.raw.packages);
-      if (packages.length === 0) {
+}
+
+/** A packages layer must add something over the layers below it, or its build has nothing to zip. */
+function checkAddsSomething({ byName, provides, error }: Rules, layer: LayerView): void {
+  const at = (...rest: ManifestPath): ManifestPath => ["layers", layer.index, ...rest];
+  if (layer.type === "packages" && strings(layer.raw.systemLibraries).length === 0) {
+    const packages = strings(layer.raw.packages);
+    if (packages.length === 0) {
+      error(
+        layer.raw.packages !== undefined ? at("packages") : layer.name !== undefined ? at("name") : at(),
+        `nothing to build: a packages layer needs packages (or systemLibraries)`,
+      );
+    } else {
+      // Stops at the first package no layer below provides (the usual case: at once).
+      const below = layer.stacksOn.flatMap((other) => {
+        const target = byName.get(other);
+        return target && target !== layer ? [target] : [];
+      });
+      const from: string[] = [];
+      for (const pkg of packages) {
+        const source = below.find((b) => provides(b).has(pkg));
+        if (!source) break;
+        from.push(`${quote(pkg)} from ${quote(source.name ?? "")}`);
+      }
+      if (from.length === packages.length) {
         error(
-          layer.raw.packages !== undefined ? at("packages") : layer.name !== undefined ? at("name") : at(),
-          `nothing to build: a packages layer needs packages (or systemLibraries)`,
+          at("packages"),
+          `adds nothing over its stack: every package comes from a layer below (${some(from)}); the build would have nothing to put in the layer`,
         );
-      } else {
-        // Stops at the first package no layer below provides (the usual case: at once).
-        const below = layer.stacksOn.flatMap((other) => {
-          const target = byName.get(other);
-          return target && target !== layer ? [target] : [];
-        });
-        const from: string[] = [];
-        for (const pkg of packages) {
-          const source = below.find((b) => provides(b).has(pkg));
-          if (!source) break;
-          from.push(`${quote(pkg)} from ${quote(source.name ?? "")}`);
-        }
-        if (from.length === packages.length) {
-          error(
-            at("packages"),
-            `adds nothing over its stack: every package comes from a layer below (${some(from)}); the build would have nothing to put in the layer`,
-          );
-        }
       }
     }
   }
-  checkLayersPerFunction(layers, byName, error);
-  checkStackCycles(layers, byName, error);
+}
 
-  // Repositories should be dated snapshots, or the same key can install different packages.
+/** Repositories: https (http only on the loopback, file:// only when allowed), and dated snapshots. */
+function checkRepositories({ defaults, layers, options, error, warn }: Rules): void {
   const repoPaths: [ManifestPath, unknown][] = [
     [["defaults", "repository"], defaults.repository],
     ...layers.map((l): [ManifestPath, unknown] => [["layers", l.index, "repository"], l.raw.repository]),
@@ -284,7 +352,10 @@ export function checkRules(source: ManifestSource, options: RuleOptions = {}): R
     }
   }
 
-  // Build images should be pinned by digest, or the same key can build from different bytes.
+}
+
+/** Build images should be pinned by digest, or the same key can build from different bytes. */
+function checkImages({ root, warn }: Rules): void {
   // (Images not set here are the defaults, tags of AWS's build images: warned about at builder.)
   const images = rec(rec(root.builder)?.images) ?? {};
   for (const [arch, image] of Object.entries(images)) {
@@ -296,8 +367,13 @@ export function checkRules(source: ManifestSource, options: RuleOptions = {}): R
     warn(["builder"], "the default build images are tags (public.ecr.aws/sam/build-provided.al2023:latest-*), not digests: set builder.images to image@sha256:… so a build key names the image its bytes come from");
   }
 
-  // One bucket name cannot serve several regions: Lambda reads layer content from its own region.
-  // Every region's expanded name must be one S3 accepts.
+}
+
+/**
+ * One bucket name cannot serve several regions: Lambda reads layer content from its own region.
+ * Every region's expanded name must be one S3 accepts.
+ */
+function checkBucket({ root, layers, effective, rejected, error }: Rules): void {
   const artifacts = rec(root.artifacts);
   if (artifacts && typeof artifacts.bucket === "string") {
     const template = artifacts.bucket;
@@ -337,15 +413,15 @@ export function checkRules(source: ManifestSource, options: RuleOptions = {}): R
     }
   }
 
-  checkParameterNames(root, layers, rVersionsOf, archesOf, error, rejected);
+}
 
-  // A declared R version no layer targets would never be built: say so rather than ignore it.
+/** A declared R version no layer targets would never be built: say so rather than ignore it. */
+function checkUnusedVersions({ root, layers, rVersionsOf, warn }: Rules): void {
   const targeted = new Set(layers.flatMap(rVersionsOf));
   strings(rec(root.r)?.versions).forEach((v, i) => {
     if (!targeted.has(v)) warn(["r", "versions", i], `R version ${quote(v)} is declared but no layer targets it, so it is not built`);
   });
 
-  return { errors, warnings };
 }
 
 /** Parameter Store's limits on a name (PutParameter): the whole name, its depth, its first segment, its characters. */
@@ -395,7 +471,7 @@ function checkParameterNames(
  * LAYERS_PER_FUNCTION. Each layer's stack is followed only until it passes that limit.
  */
 function checkLayersPerFunction(
-  layers: LayerView[],
+  layers: readonly LayerView[],
   byName: Map<string, LayerView>,
   error: (path: ManifestPath, message: string) => void,
 ): void {
@@ -427,7 +503,7 @@ function checkLayersPerFunction(
 
 /** Loops in stacking, found with an explicit stack (a long chain must not overflow the call stack). */
 function checkStackCycles(
-  layers: LayerView[],
+  layers: readonly LayerView[],
   byName: Map<string, LayerView>,
   error: (path: ManifestPath, message: string) => void,
 ): void {
