@@ -14,38 +14,13 @@ import { LocalArtifactStore } from "../pipeline/lib/adapters/local/state.ts";
 import { computeBuildGraph } from "../pipeline/lib/keys/graph.ts";
 import { readSourceDigests } from "../pipeline/lib/keys/sources.ts";
 import { parseManifest } from "../pipeline/lib/manifest/load.ts";
-import { finished, runEntry, startEntry } from "./support/cli.ts";
-import type { CliResult, EntryProcess } from "./support/cli.ts";
+import { runEntry, startEntry } from "./support/cli.ts";
+import type { EntryProcess } from "./support/cli.ts";
 import { startAwsEmulators } from "./support/aws/stack.ts";
 import type { AwsEmulators } from "./support/aws/stack.ts";
-import { fakeExecutor } from "./support/aws/executors.ts";
 import { storeArtifact } from "./support/seed.ts";
+import { MANIFEST, REGIONS, assertKilled, finishedSteps, killWhen, publishedInAws, recordsWithoutZip } from "./support/crash.ts";
 
-const MANIFEST = `version: 1
-r:
-  versions: ["4.4.1"]
-defaults:
-  regions: [us-east-1, eu-west-1]
-  repository: https://packagemanager.posit.co/cran/2024-11-01
-  share:
-    accounts: ["111111111111"]
-artifacts:
-  bucket: r-layers-{region}
-builder:
-  project: r-lambda-layers
-  region: us-east-1
-  parallelism: 2
-  timeoutMinutes: 10
-layers:
-  - name: runtime
-    type: runtime
-    packages: [jsonlite]
-  - name: stats
-    packages: [survival]
-  - name: extra
-    packages: [data.table]
-    regions: [us-east-1]
-`;
 
 let work: string;
 before(async () => {
@@ -53,27 +28,6 @@ before(async () => {
   await writeFile(join(work, "layers.yaml"), MANIFEST);
 });
 after(async () => rm(work, { recursive: true, force: true }));
-
-/** Starts a reconcile and SIGKILLs it once `when` says so, judging from its output so far. */
-async function killWhen(child: EntryProcess, when: (stdout: string) => boolean): Promise<CliResult> {
-  let seen = "";
-  child.stdout.on("data", (chunk: Buffer) => {
-    seen += chunk.toString();
-    if (when(seen)) child.kill("SIGKILL");
-  });
-  return finished(child);
-}
-
-/**
- * A run that was killed really died by the signal (had the kill hit a wrapper, the reconcile would
- * have exited by itself). `early`: it also died before its summary (not while writing the outputs).
- */
-function assertKilled(result: CliResult, label: string, early = false): void {
-  assert.equal(result.signal, "SIGKILL", `${label}: the reconcile itself was killed\n${result.stdout}\n${result.stderr}`);
-  if (early) assert.doesNotMatch(result.stdout, /^Reconcile: /m, `${label}: killed before its summary`);
-}
-
-const finishedSteps = (stdout: string) => (stdout.match(/^✔ /gm) ?? []).length;
 
 /**
  * Kills run after run, each after one more finished step of its own, until a run has nothing
@@ -93,25 +47,9 @@ async function killAtEveryBoundary(start: () => EntryProcess, unlock: () => Prom
 }
 
 describe("crash safety against AWS (emulated)", () => {
-  const regions = ["us-east-1", "eu-west-1"];
+  const regions = REGIONS;
   const args = ["--manifest", "layers.yaml", "--backend", "aws", "--unlocked"];
   const start = (emu: AwsEmulators) => startEntry("reconcile.ts", args, { cwd: work, env: emu.env });
-
-  /** Every layer name per region with its versions' keys and grant counts. */
-  function published(emu: AwsEmulators): string[] {
-    return regions.flatMap((region) =>
-      emu.lambda
-        .layerNames(region)
-        .sort()
-        .map((name) => `${region} ${name}: ${emu.lambda.versions(region, name).map((v) => `${/key=([0-9a-f]{12})/.exec(v.description ?? "")?.[1]}+${v.statements.length}`).join(" ")}`),
-    );
-  }
-
-  /** Records without their zip would be artifacts counted as built that are not there. */
-  function recordsWithoutZip(emu: AwsEmulators): string[] {
-    const keys = emu.s3.keys("r-layers-us-east-1");
-    return keys.filter((k) => /^artifacts\/.*[0-9a-f]{64}\.json$/.test(k)).filter((k) => !keys.includes(k.replace(/\.json$/, ".zip")));
-  }
 
   let expected: string[];
   before(async () => {
@@ -119,7 +57,7 @@ describe("crash safety against AWS (emulated)", () => {
     try {
       const clean = await runEntry("reconcile.ts", args, { cwd: work, env: emu.env });
       assert.equal(clean.status, 0, clean.stderr);
-      expected = published(emu);
+      expected = publishedInAws(emu);
       assert.equal(expected.length, 5);
     } finally {
       await emu.close();
@@ -144,53 +82,8 @@ describe("crash safety against AWS (emulated)", () => {
         async () => void emu.s3.deleteObject("r-layers-us-east-1", "locks/reconcile.json"),
       );
       assert.ok(killed >= 8, `every step boundary was a kill point (${killed} kills)`);
-      assert.deepEqual(published(emu), expected, "the same published state as a clean run, one version each");
+      assert.deepEqual(publishedInAws(emu), expected, "the same published state as a clean run, one version each");
       assert.deepEqual(recordsWithoutZip(emu), []);
-    } finally {
-      await emu.close();
-    }
-  });
-
-  test("killed in the middle of a build: the next run re-attaches to that build instead of starting another", async () => {
-    const emu = await startAwsEmulators({ regions, executor: (s3) => fakeExecutor({ s3, phaseMs: 700 }) });
-    try {
-      const killed = await killWhen(start(emu), (out) => /│ r-\S+ │ install \S+ line 1/.test(out));
-      assertKilled(killed, "mid-build", true);
-      const startedBefore = emu.codebuild.allBuilds().length;
-      assert.ok(startedBefore >= 1);
-      emu.s3.deleteObject("r-layers-us-east-1", "locks/reconcile.json");
-      const rerun = await runEntry("reconcile.ts", args, { cwd: work, env: emu.env });
-      assert.equal(rerun.status, 0, rerun.stderr);
-      assert.match(rerun.stdout, /re-attached to CodeBuild build/);
-      assert.equal(emu.codebuild.allBuilds().length, 4, "one build per artifact across both runs");
-      assert.deepEqual(published(emu), expected);
-    } finally {
-      await emu.close();
-    }
-  });
-
-  test("SIGINT mid-build: exits 130 with the lock released, and the next run re-attaches to the running build", async () => {
-    const emu = await startAwsEmulators({ regions, executor: (s3) => fakeExecutor({ s3, phaseMs: 1500 }) });
-    try {
-      const child = start(emu);
-      let sent = false;
-      child.stdout.on("data", (chunk: Buffer) => {
-        if (!sent && /│ r-\S+ │ install/.test(chunk.toString())) {
-          sent = true;
-          child.kill("SIGINT");
-        }
-      });
-      const result = await finished(child);
-      assert.equal(result.status, 130, `${result.stdout}\n${result.stderr}`);
-      assert.match(result.stderr, /error\[INTERRUPTED\]: cancelled by SIGINT/);
-      assert.match(result.stdout, /cancelled; not waiting for the build/);
-      assert.equal(emu.s3.getObject("r-layers-us-east-1", "locks/reconcile.json"), undefined, "the lock is released");
-      const startedBefore = emu.codebuild.allBuilds().length;
-      const rerun = await runEntry("reconcile.ts", args, { cwd: work, env: emu.env });
-      assert.equal(rerun.status, 0, rerun.stderr);
-      assert.match(rerun.stdout, /re-attached to CodeBuild build/);
-      assert.ok(startedBefore >= 1);
-      assert.equal(emu.codebuild.allBuilds().length, 4, "the running builds were re-attached, not started again");
     } finally {
       await emu.close();
     }
