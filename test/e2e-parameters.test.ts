@@ -124,7 +124,7 @@ describe("Parameter Store against AWS (emulated)", () => {
     const second = await cli("reconcile.ts");
     assert.match(second.stdout, /No changes: what is published matches the manifest\./);
     assert.deepEqual(ssmWrites(), {}, "no SSM write");
-    assert.equal(emu.ssm.calls.count("GetParametersByPath"), 4, "one listing per region to plan, one per region for the outputs");
+    assert.equal(emu.ssm.calls.count("GetParametersByPath"), 7, "to plan, one listing per layer and region (runtime and stats in 2, extra in 1); for the outputs, one per region");
     assert.equal(emu.ssm.calls.count("ListTagsForResource"), 1, "the owner of the hand-made one, whose value differs");
 
     emu.resetCalls();

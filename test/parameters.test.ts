@@ -91,7 +91,7 @@ describe("planning parameters", () => {
     assert.match(text, /^Plan: 13 to build, 17 to publish, 17 to grant, 0 to prune, 0 unchanged\.\nParameters: 17 to write, 0 to delete\.$/m);
   });
 
-  test("after a reconcile nothing is written again; one listing per region, no tags read", async () => {
+  test("after a reconcile nothing is written again; one listing per layer and region, no tags read", async () => {
     const backend = withParameters();
     assert.equal((await reconcile(BASE_YAML, backend)).status, 0);
     assert.equal(backend.log.count("parameters.put"), 17);
@@ -104,7 +104,7 @@ describe("planning parameters", () => {
     const again = await planOf(BASE_YAML, backend);
     assert.deepEqual(again.actions, []);
     assert.equal(again.summary.parameters, 0);
-    assert.equal(backend.log.count("parameters.list"), 2, "one listing per region");
+    assert.equal(backend.log.count("parameters.list"), 5, "one listing per layer and region it is published in (runtime and stats in 2, solo in 1)");
     assert.equal(backend.log.count("parameters.readOwner"), 0);
     const second = await reconcile(BASE_YAML, backend);
     assert.match(second.out, /No changes/);

@@ -8,7 +8,7 @@ import { createInterface } from "node:readline";
 import { computeBuildGraph } from "../../pipeline/lib/keys/graph.ts";
 import { readSourceDigests } from "../../pipeline/lib/keys/sources.ts";
 import { parseManifest } from "../../pipeline/lib/manifest/load.ts";
-import { bucketName, versionDescription } from "../../pipeline/lib/naming.ts";
+import { PARAMETER_OWNER_TAG, bucketName, parameterName, versionDescription } from "../../pipeline/lib/naming.ts";
 import { desiredGrants } from "../../pipeline/lib/grants.ts";
 import { grantId } from "../../pipeline/lib/grants.ts";
 import type { OutputsEntry, OutputsIndex } from "../../pipeline/lib/ports.ts";
@@ -33,6 +33,16 @@ for (const b of graph.layerBuilds) {
         Resource: `arn:aws:lambda:${region}:123456789012:layer:${b.layerName}:${v.version}`,
       });
     }
+  }
+}
+// The current ARN of every layer in Parameter Store, as the reconcile that published them leaves it.
+for (const b of graph.layerBuilds) {
+  for (const region of b.layer.regions) {
+    const v = emu.lambda.versions(region, b.layerName).at(-1);
+    if (!v || !graph.parameterPrefix) continue;
+    emu.ssm.seed(region, parameterName(graph.parameterPrefix, b.layer.name, b.rVersion, b.arch), `arn:aws:lambda:${region}:123456789012:layer:${b.layerName}:${v.version}`, {
+      [PARAMETER_OWNER_TAG]: graph.owner,
+    });
   }
 }
 const entries: OutputsEntry[] = [];

@@ -6,8 +6,9 @@
  * `refreshGrants` asks for the live policies (drift checks, reconciles); build records only for
  * keys that changed; version lists only when pruning; and artifacts only where a publication
  * needs a new version (then down the builds it needs), so a plan with nothing to do asks the
- * artifact store nothing. Parameters (when on): one listing per region under the prefix, and
- * owner tags only of the parameters the plan would write or delete (parameters.ts).
+ * artifact store nothing. Parameters (when on): one listing of each declared layer's path per
+ * region (of the whole prefix when pruning), and owner tags only of the parameters the plan
+ * would write or delete (parameters.ts).
  */
 import type { BuildGraph } from "../keys/graph.ts";
 import type { BuildInputs } from "../keys/inputs.ts";
@@ -113,17 +114,32 @@ export async function observe(graph: BuildGraph, backend: Backend, options: Obse
     })(),
   );
 
-  // Parameters: one listing per region read; owner tags of those a change would touch.
+  // Parameters: each declared layer's path per region (the whole prefix when pruning); owner tags of those a change would touch.
   const store = graph.parameterPrefix !== undefined ? backend.parameters : undefined;
   const parameters = new Map<string, Map<string, ObservedParameter>>();
   if (store && graph.parameterPrefix !== undefined) {
     const prefix = graph.parameterPrefix;
     reads.push(
       (async () => {
+        // GetParametersByPath returns at most 10 a page, so one listing of the whole prefix is a
+        // long chain of round trips. Without --prune only the declared layers' parameters matter:
+        // list each layer's own path, all at once. Pruning lists the whole prefix (orphans too).
+        const paths = (region: string): string[] =>
+          options.prune
+            ? [prefix]
+            : [...new Set(graph.layerBuilds.filter((b) => b.layer.regions.includes(region)).map((b) => `${prefix}/${b.layer.name}`))];
         await Promise.all(
-          regions.map((region) =>
-            limit(async () => void parameters.set(region, new Map((await store.list(region, prefix)).map((p) => [p.name, { name: p.name, value: p.value }])))),
-          ),
+          regions.map(async (region) => {
+            const byName = new Map<string, ObservedParameter>();
+            parameters.set(region, byName);
+            await Promise.all(
+              paths(region).map((path) =>
+                limit(async () => {
+                  for (const p of await store.list(region, path)) byName.set(p.name, { name: p.name, value: p.value });
+                }),
+              ),
+            );
+          }),
         );
         const needs = parameterNeeds({ graph, publications: all, existing: parameters, prune: options.prune });
         await Promise.all(

@@ -1,7 +1,7 @@
 /**
  * Which Parameter Store parameters a plan writes or deletes, decided once. Like needs.ts, both
  * `observe()` (to know whose owner tag to read) and the planner (to decide) call this pure
- * function, so a no-op plan reads one listing per region and no tags, and the planner never
+ * function, so a no-op plan reads one listing per layer path and region and no tags, and the planner never
  * meets a parameter whose owner it was not told.
  *
  * One parameter per publication (layer build × region), named `naming.parameterName`, holding
