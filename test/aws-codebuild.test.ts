@@ -134,6 +134,30 @@ describe("CodeBuild builder", () => {
     assert.match(outcome.link ?? "", /^https:\/\/console\.aws\.amazon\.com\/cloudwatch\/home\?region=us-east-1#logEvent:group=\/aws\/codebuild\/r-lambda-layers;stream=[0-9a-f-]+$/);
   });
 
+  test("a retry after a failure starts a new build (never the failed one again); a later run re-attaches only to a running or succeeded build", async () => {
+    executor = fakeExecutor({ s3: aws.s3, failIn: (env) => (env.LAYER_NAME === "retried" ? "BUILD" : undefined) });
+    const first = await backend.builder.run(buildRequest("retried"), () => {});
+    assert.equal(first.status, "failed");
+    const buildsOf = () => aws.codebuild.allBuilds().filter((b) => b.environment.environmentVariables.some((v) => v.name === "LAYER_NAME" && v.value === "retried"));
+    assert.equal(buildsOf().length, 1);
+    // Fixed, and run again by a new reconcile (a new process) within CodeBuild's token window.
+    executor = fakeExecutor({ s3: aws.s3 });
+    const rerun = newBackend();
+    const lines: string[] = [];
+    const second = await rerun.builder.run(buildRequest("retried"), (l) => lines.push(l));
+    assert.equal(second.status, "succeeded");
+    assert.equal(buildsOf().length, 2, "a new build, not the failed one");
+    assert.ok(!lines.some((l) => /re-attached/.test(l)));
+    // Another run now finds the succeeded build recorded and attaches to it instead of building again.
+    const third = newBackend();
+    const again: string[] = [];
+    assert.equal((await third.builder.run(buildRequest("retried"), (l) => again.push(l))).status, "succeeded");
+    assert.equal(buildsOf().length, 2);
+    assert.ok(again.some((l) => /re-attached to CodeBuild build .* it succeeded/.test(l)), again.join("\n"));
+    rerun.close();
+    third.close();
+  });
+
   test("several concurrent builds are polled by one BatchGetBuilds per tick", async () => {
     let ticks = 0;
     const counting = newBackend(REPO, async (ms) => {
