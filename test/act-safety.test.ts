@@ -2,8 +2,11 @@
  * Issue 15's reproductions: what a reconcile acts on (exact pruning, only this pipeline's
  * versions, attributes that republish), and state faults that must end in one clear sentence.
  */
+import { PipelineError } from "../pipeline/lib/errors.ts";
+import { isOlderCommit } from "../pipeline/lib/cli/reconcile-command.ts";
 import { planInMemory, reconcileInMemory } from "./support/reconcile.ts";
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -195,5 +198,37 @@ describe("orphans without --prune", () => {
     assert.deepEqual(p.orphaned, [{ layerName: "r-solo-4_4_1", region: "ap-south-1" }]);
     assert.ok(p.warnings.some((w) => /r-solo-4_4_1 in ap-south-1 is no longer in the manifest; a reconcile with --prune deletes it/.test(w)));
     assert.equal(hasChanges(p), true);
+  });
+});
+
+describe("no stale applies", () => {
+  test("a reconcile from a commit older than the last applied one refuses and does nothing; --allow-older-commit applies it", async () => {
+    const backend = memoryBackend();
+    assert.equal((await reconcileInMemory(BASE_YAML, backend, { commit: "b".repeat(40) })).status, 0);
+    const changed = edit(BASE_YAML, "    packages: [data.table]\n", "    packages: [data.table, Rcpp]\n");
+    const publishes = backend.log.count("layers.publish");
+    const older = async (commit: string, last: string) => commit === "a".repeat(40) && last === "b".repeat(40);
+    const refused = await reconcileInMemory(changed, backend, { commit: "a".repeat(40), olderCommit: older });
+    assert.equal(refused.status, 1);
+    assert.equal(refused.error?.code, "STALE_COMMIT");
+    assert.match(refused.out, /older than the commit the state was last reconciled from \(bbbbbbbbbbbb\).*Nothing was done.*--allow-older-commit/s);
+    assert.equal(refused.builder.requests.length, 0);
+    assert.equal(backend.log.count("layers.publish"), publishes);
+    const allowed = await reconcileInMemory(changed, backend, { commit: "a".repeat(40), olderCommit: "allow" });
+    assert.equal(allowed.status, 0, allowed.out);
+  });
+
+  test("ancestry comes from git: an ancestor is older, a descendant is not, and unknown history says to fetch it", async () => {
+    const repo = await tempDir();
+    const git = (...args: string[]) => execFileSync("git", ["-C", repo, "-c", "user.name=t", "-c", "user.email=t@t", ...args], { encoding: "utf8" }).trim();
+    git("init", "-q");
+    git("commit", "-q", "--allow-empty", "-m", "one");
+    const one = git("rev-parse", "HEAD");
+    git("commit", "-q", "--allow-empty", "-m", "two");
+    const two = git("rev-parse", "HEAD");
+    assert.equal(await isOlderCommit(one, two, repo), true);
+    assert.equal(await isOlderCommit(two, one, repo), false);
+    assert.equal(await isOlderCommit(two, two, repo), false);
+    await assert.rejects(isOlderCommit(two, "c".repeat(40), repo), (e: unknown) => e instanceof PipelineError && e.code === "STALE_COMMIT" && /fetch-depth: 0/.test(e.message));
   });
 });

@@ -30,7 +30,7 @@ export interface InMemoryReconcile {
 export async function reconcileInMemory(
   yaml: string,
   backend: Backend,
-  options: { prune?: boolean; builder?: FakeBuilder; commit?: string } = {},
+  options: { prune?: boolean; builder?: FakeBuilder; commit?: string; olderCommit?: "allow" | ((commit: string, last: string) => Promise<boolean>) } = {},
 ): Promise<InMemoryReconcile> {
   const lockDir = await mkdtemp(join(tmpdir(), "rll-lock-"));
   const builder = options.builder ?? new FakeBuilder();
@@ -49,6 +49,7 @@ export async function reconcileInMemory(
       lockTimeoutSeconds: 0,
       colour: false,
       commit: options.commit ?? "0123456789abcdef0123",
+      ...(options.olderCommit ? { olderCommit: options.olderCommit } : {}),
       io: { stdout: (t) => (out += t), now: () => new Date("2026-11-25T12:00:00Z"), env: {}, isTty: false },
     });
     return { status, out, builder, error: undefined };

@@ -127,9 +127,9 @@ export interface ReconcileIo {
  * workflow run would then undo what later merges applied. Unknown history is not a yes: the
  * caller is told to fetch it.
  */
-async function isOlderCommit(commit: string, last: string): Promise<boolean> {
+export async function isOlderCommit(commit: string, last: string, root: string = TOOL_ROOT): Promise<boolean> {
   if (commit === last) return false;
-  const git = simpleGit(TOOL_ROOT);
+  const git = simpleGit(root);
   try {
     await git.raw(["cat-file", "-e", `${last}^{commit}`]);
   } catch {
@@ -138,12 +138,10 @@ async function isOlderCommit(commit: string, last: string): Promise<boolean> {
       `the state was last reconciled from commit ${last.slice(0, 12)}, which this checkout's history does not contain; fetch the history (actions/checkout with fetch-depth: 0) so it can be checked, or pass --allow-older-commit if applying this checkout is intended`,
     );
   }
-  try {
-    await git.raw(["merge-base", "--is-ancestor", commit, last]);
-    return true;
-  } catch {
-    return false;
-  }
+  // `merge-base --is-ancestor` answers by exit status, which simple-git does not report: the
+  // merge base of the two is `commit` itself exactly when `commit` is an ancestor of `last`.
+  const [base, self] = await Promise.all([git.raw(["merge-base", commit, last]), git.raw(["rev-parse", `${commit}^{commit}`])]);
+  return base.trim() !== "" && base.trim() === self.trim();
 }
 
 async function currentCommit(): Promise<string | undefined> {
@@ -202,7 +200,7 @@ async function forceUnlockOrReconcile(opened: Opened, options: ReconcileOptions,
     colour: options.colour,
     commit,
     io,
-    olderCommit: options.allowOlderCommit ? "allow" : isOlderCommit,
+    olderCommit: options.allowOlderCommit ? "allow" : (c, last) => isOlderCommit(c, last),
     requirePinned: !options.unlocked,
   });
 }
