@@ -4,31 +4,16 @@
  * repositories need --allow-file-repository, which only the local backend takes.
  */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { fileURLToPath } from "node:url";
+import { runEntry } from "./support/cli.ts";
 import { BASE_YAML, edit } from "./support/manifests.ts";
 
-const REPO = fileURLToPath(new URL("../", import.meta.url));
 
-function plan(args: readonly string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", join(REPO, "pipeline", "plan.ts"), ...args], {
-      cwd: REPO,
-      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: process.env.HOME ?? tmpdir(), NO_COLOR: "1" },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    child.on("error", reject);
-    child.on("close", (status) => resolve({ status, stdout, stderr }));
-  });
-}
+/** The plan CLI with only PATH and HOME inherited, as a fresh shell would run it. */
+const plan = (args: readonly string[]) => runEntry("plan.ts", args, { inherit: (name) => name === "PATH" || name === "HOME" });
 
 let dir: string;
 before(async () => {

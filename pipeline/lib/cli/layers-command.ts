@@ -5,8 +5,9 @@
  * edited block); the result is validated before it is written, written whole (a temporary file
  * renamed over it), and the plan difference it causes is printed.
  */
+import { writeFileAtomic } from "../util/files.ts";
 import { parseStrict } from "../util/parse-args.ts";
-import { chmod, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
 import { ManifestError, PipelineError, UsageError } from "../errors.ts";
 import { decodeManifest } from "../manifest/load.ts";
 import { addPackages, manifestFacts, removeLayer, removePackages, setValue } from "../manifest/edit.ts";
@@ -189,17 +190,9 @@ async function chooseEdit(action: LayersAction, text: string, file: string): Pro
   }
 }
 
+/** The manifest written whole (util/files.ts), keeping its mode. */
 async function writeAtomically(file: string, text: string): Promise<void> {
-  const temporary = `${file}.${process.pid}.tmp`;
-  const { mode } = await stat(file);
-  try {
-    await writeFile(temporary, text, { flag: "wx" });
-    await chmod(temporary, mode & 0o7777);
-    await rename(temporary, file);
-  } catch (error) {
-    await rm(temporary, { force: true });
-    throw error;
-  }
+  await writeFileAtomic(file, text, { mode: (await stat(file)).mode });
 }
 
 /** The plan for the manifest's text against the state, and the lock's note; a ManifestError when the text is not a valid manifest. */

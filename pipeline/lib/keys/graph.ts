@@ -119,18 +119,19 @@ export function computeBuildGraph(manifest: Manifest, digests: SourceDigests, lo
           ...(locked ? { locked } : {}),
         };
         const id = layerBuildId(layer.name, rVersion, arch);
+        const key = buildKey(inputs);
         layerBuilds.set(id, {
           id,
           layer,
           rVersion,
           arch,
           layerName: publishedLayerName(layer.name, rVersion, arch),
-          key: buildKey(inputs),
+          key,
           inputs,
           rBuild,
           stacks,
           publication: {
-            ...textOf(publishedText({ key: buildKey(inputs), rVersion, arch, owner }, layer.description)),
+            ...textOf(publishedText({ key, rVersion, arch, owner }, layer.description)),
             ...(layer.license ? { license: layer.license } : {}),
             runtimes: LAYER_RUNTIMES,
           },

@@ -1,5 +1,5 @@
 /** Reading and writing `layers.lock` beside the manifest (as manifest/load.ts reads the manifest). */
-import { readFile, rename, writeFile } from "node:fs/promises";
+import { readTextIfExists, writeFileAtomic } from "../util/files.ts";
 import type { Manifest } from "../manifest/types.ts";
 import { lockStatus } from "./current.ts";
 import type { LockStatus } from "./current.ts";
@@ -8,21 +8,18 @@ import type { LockFile } from "./format.ts";
 
 /** The lock file's content, or undefined when there is none. */
 export async function readLockFile(file: string): Promise<LockFile | undefined> {
-  let text: string;
+  let text: string | undefined;
   try {
-    text = await readFile(file, "utf8");
+    text = await readTextIfExists(file);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
     throw new LockFileError(`cannot read ${file}: ${(error as Error).message}`, { cause: error });
   }
-  return parseLockFile(text, file);
+  return text === undefined ? undefined : parseLockFile(text, file);
 }
 
-/** Writes the lock file whole (a temporary file renamed over it). */
+/** Writes the lock file whole (util/files.ts). */
 export async function writeLockFile(file: string, lock: LockFile, manifestName: string): Promise<void> {
-  const temporary = `${file}.${process.pid}.tmp`;
-  await writeFile(temporary, formatLockFile(lock, manifestName));
-  await rename(temporary, file);
+  await writeFileAtomic(file, formatLockFile(lock, manifestName));
 }
 
 /** What a plan knows of the lock: where it is, whether it exists, which entries are current. */

@@ -1,6 +1,6 @@
 /** Reading JSON that the pipeline stored: absent is `undefined`, anything unreadable a StateError naming where. */
-import { readFile } from "node:fs/promises";
 import { StateError } from "../errors.ts";
+import { readTextIfExists, stateFileError } from "./files.ts";
 
 /** Parses stored JSON text; `where` names the file or object in the error. */
 export function parseJsonText(text: string, where: string): unknown {
@@ -13,12 +13,11 @@ export function parseJsonText(text: string, where: string): unknown {
 
 /** A JSON file's content, or undefined when the file does not exist. */
 export async function readJsonFile(file: string): Promise<unknown> {
-  let text: string;
+  let text: string | undefined;
   try {
-    text = await readFile(file, "utf8");
+    text = await readTextIfExists(file);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-    throw new StateError(`cannot read ${file}: ${(error as Error).message}`, { cause: error });
+    throw stateFileError("read", file, error);
   }
-  return parseJsonText(text, file);
+  return text === undefined ? undefined : parseJsonText(text, file);
 }

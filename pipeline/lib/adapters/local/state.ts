@@ -14,10 +14,11 @@
  */
 import { createHash, randomUUID } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { link, mkdir, readFile, readdir, rename, rm, stat, unlink, writeFile } from "node:fs/promises";
-import { basename, dirname, join } from "node:path";
+import { link, mkdir, readdir, rm, stat, unlink, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { StateError } from "../../errors.ts";
+import { readTextIfExists, stateFileError, writeFileAtomic } from "../../util/files.ts";
 import { LOCAL_LOCK_FILE, OUTPUTS_INDEX_KEY, artifactObjectKey, artifactRecordKey, describedBy, localPublishedKey } from "../../naming.ts";
 import type { Arch } from "../../manifest/types.ts";
 import type { BuildRecord } from "../../keys/inputs.ts";
@@ -95,41 +96,13 @@ function isMissing(error: unknown): boolean {
   return (error as NodeJS.ErrnoException | undefined)?.code === "ENOENT";
 }
 
-/** A file-system failure as one sentence naming the path and what to do, never a stack trace. */
-function fsError(action: string, path: string, error: unknown): StateError {
-  const code = (error as NodeJS.ErrnoException | undefined)?.code;
-  const why =
-    code === "EACCES" || code === "EPERM"
-      ? "permission denied; check the folder's owner and mode"
-      : code === "ENOSPC"
-        ? "no space left on the device; free some and run again"
-        : code === "ENOTDIR" || code === "EEXIST"
-          ? "a file is where a folder is expected; --state must name a folder"
-          : code === "EROFS"
-            ? "the file system is read-only"
-            : (error as Error).message;
-  return new StateError(`cannot ${action} ${path}: ${why}`, { cause: error });
-}
-
-/**
- * Writes through a private temporary file and a rename, so a killed run or a full disk never
- * leaves half a file (or a 0-byte one) where the state is read, and never a stray temporary.
- */
+/** A state file written whole (util/files.ts), its failures worded for the state folder. */
 export async function writeJsonAtomic(file: string, value: unknown): Promise<void> {
   try {
-    await mkdir(dirname(file), { recursive: true });
+    await writeFileAtomic(file, `${JSON.stringify(value, null, 2)}\n`);
   } catch (error) {
-    throw fsError("create the folder of", file, error);
+    throw stateFileError("write", file, error);
   }
-  const tmp = `${file}.${process.pid}.${randomUUID()}.tmp`;
-  try {
-    await writeFile(tmp, `${JSON.stringify(value, null, 2)}\n`, { flag: "wx" });
-    await rename(tmp, file);
-  } catch (error) {
-    await rm(tmp, { force: true }).catch(() => undefined);
-    throw fsError("write", file, error);
-  }
-  await removeLeftovers(file);
 }
 
 /** Temporary files of state writes that a killed run left; only the lock holder calls this. */
@@ -142,21 +115,6 @@ async function sweepLeftovers(root: string): Promise<void> {
   );
 }
 
-/**
- * A run killed between writing a temporary file and renaming it leaves the temporary behind.
- * Writes happen under the reconcile lock (or one at a time per file in this process), so any
- * other temporary of this file is such a leftover: remove it once the file is written again.
- */
-async function removeLeftovers(file: string): Promise<void> {
-  const prefix = `${basename(file)}.`;
-  let names: string[];
-  try {
-    names = await readdir(dirname(file));
-  } catch {
-    return;
-  }
-  await Promise.all(names.filter((n) => n.startsWith(prefix) && n.endsWith(".tmp")).map((n) => rm(join(dirname(file), n), { force: true }).catch(() => undefined)));
-}
 
 /**
  * Read-modify-write of one file, one at a time within this process: a grant and a prune of the
@@ -222,14 +180,14 @@ export class LocalArtifactStore implements ArtifactStore {
       for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
     } catch (error) {
       if (isMissing(error)) return undefined;
-      throw fsError("read", file, error);
+      throw stateFileError("read", file, error);
     }
     return hash.digest("hex");
   }
 
   async discard(ref: ArtifactRef): Promise<void> {
     await rm(this.path(artifactRecordKey(ref.kind, ref.key)), { force: true }).catch((error: unknown) => {
-      throw fsError("remove", this.path(artifactRecordKey(ref.kind, ref.key)), error);
+      throw stateFileError("remove", this.path(artifactRecordKey(ref.kind, ref.key)), error);
     });
   }
 
@@ -402,7 +360,7 @@ export class LocalStateLock implements StateLock {
       await writeFile(tmp, `${JSON.stringify(info, null, 2)}\n`, { flag: "wx" });
     } catch (error) {
       await rm(tmp, { force: true }).catch(() => undefined);
-      throw fsError("write the lock", this.file, error);
+      throw stateFileError("write the lock", this.file, error);
     }
     try {
       for (let attempt = 0; attempt < 5; attempt++) {
@@ -411,7 +369,7 @@ export class LocalStateLock implements StateLock {
           await Promise.all(["published", "outputs", "artifacts"].map((dir) => sweepLeftovers(join(dirname(this.file), dir))));
           return { acquired: true };
         } catch (error) {
-          if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw fsError("take the lock", this.file, error);
+          if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw stateFileError("take the lock", this.file, error);
         }
         const holder = await this.read();
         if (holder) return { acquired: false, holder };
@@ -429,18 +387,18 @@ export class LocalStateLock implements StateLock {
     try {
       await unlink(this.file);
     } catch (error) {
-      if (!isMissing(error)) throw fsError("remove the lock", this.file, error);
+      if (!isMissing(error)) throw stateFileError("remove the lock", this.file, error);
     }
   }
 
   async read(): Promise<LockInfo | undefined> {
-    let body: string;
+    let body: string | undefined;
     try {
-      body = await readFile(this.file, "utf8");
+      body = await readTextIfExists(this.file);
     } catch (error) {
-      if (isMissing(error)) return undefined;
-      throw fsError("read the lock", this.file, error);
+      throw stateFileError("read the lock", this.file, error);
     }
-    return readLock(body, this.file);
+    return body === undefined ? undefined : readLock(body, this.file);
   }
+
 }
