@@ -1,5 +1,6 @@
 import { TEST_OWNER } from "./support/seed.ts";
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -81,6 +82,23 @@ describe("local published layers", () => {
 });
 
 describe("local artifact store", () => {
+  test("a zip's digest is the SHA-256 of its bytes as they are now (a replaced zip shows), absent when missing; discard forgets it", async () => {
+    const root = await tempDir();
+    const store = new LocalArtifactStore(root);
+    const ref = { kind: "layer" as const, key: KEY };
+    assert.equal(await store.zipDigest(ref), undefined);
+    const zip = store.path(`artifacts/layers/${KEY}.zip`);
+    await mkdir(join(zip, ".."), { recursive: true });
+    await writeFile(zip, "zip bytes");
+    assert.equal(await store.zipDigest(ref), createHash("sha256").update("zip bytes").digest("hex"));
+    await writeFile(zip, "not a zip");
+    assert.equal(await store.zipDigest(ref), createHash("sha256").update("not a zip").digest("hex"));
+    await store.writeRecord(ref, { version: 1, key: KEY, inputs: { kind: "r", rVersion: "4.4.1", arch: "x86_64", image: "i", scripts: "s" } });
+    assert.equal(await store.has(ref), true);
+    await store.discard(ref);
+    assert.equal(await store.has(ref), false, "no longer counts as built");
+  });
+
   test("an artifact exists once the build wrote its zip and the record marked it complete", async () => {
     const root = await tempDir();
     const store = new LocalArtifactStore(root);
